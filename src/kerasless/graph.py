@@ -1,0 +1,186 @@
+"""Model: layers built from a ModelSpec, run in topological order over a results dict keyed by tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .errors import InputError, ModelFileError
+from .io.spec import ModelSpec
+from .layers import Context, Layer, build_layer
+from .layers.core import InputLayer
+
+Ref = tuple  # (layer name, node index, tensor index)
+
+
+class Model:
+    """A loaded model. Build one with :func:`kerasless.load` or :func:`kerasless.from_keras`.
+
+    Example:
+        >>> model = kerasless.load("model.keras")
+        >>> y = model.predict(x)          # like keras model.predict(x)
+    """
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.name = spec.name
+        self.source = spec.source
+        self.keras_version = spec.keras_version
+        ctx = Context(spec.keras_major, spec.source)
+        self.layers: list[Layer] = [build_layer(s, ctx) for s in spec.layers]
+        self._by_name = {layer.name: layer for layer in self.layers}
+        self._nodes = self._schedule()
+        self.input_names = [ref[0] for ref in spec.inputs]
+        self.output_names = [ref[0] for ref in spec.outputs]
+        for ref in spec.inputs:
+            if not isinstance(self.get_layer(ref[0]), InputLayer):
+                raise ModelFileError(f"{self.source}: model input {ref[0]!r} is not an InputLayer")
+        self._shapes = self._infer_shapes()
+
+    # -- structure ---------------------------------------------------------------------------------------------
+    def get_layer(self, name: str) -> Layer:
+        """The layer called ``name`` (a KeyError lists the known names)."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no layer {name!r}; layers: {', '.join(self._by_name)}") from None
+
+    def _schedule(self) -> list[tuple[Layer, int, list[Ref]]]:
+        """Every layer call (node) in an order where its inputs are computed first."""
+        pending = [(self._by_name[s.name], i, refs) for s in self.spec.layers for i, refs in enumerate(s.inbound)]
+        done = {(layer.name, 0, 0) for layer in self.layers if isinstance(layer, InputLayer)}
+        order = []
+        while pending:
+            ready = [n for n in pending if all(tuple(r) in done for r in n[2])]
+            if not ready:
+                missing = sorted({r[0] for n in pending for r in n[2] if tuple(r) not in done})
+                raise ModelFileError(f"{self.source}: graph refers to tensors nobody produces: {missing}")
+            for node in ready:
+                pending.remove(node)
+                order.append(node)
+                done.add((node[0].name, node[1], 0))
+        return order
+
+    @property
+    def input_shapes(self) -> list[tuple]:
+        return [self.get_layer(n).batch_shape for n in self.input_names]
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.input_shapes[0] if len(self.input_shapes) == 1 else self.input_shapes
+
+    @property
+    def output_shape(self) -> tuple:
+        shapes = [self._shapes[tuple(r)] for r in self.spec.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def _infer_shapes(self) -> dict:
+        shapes = {(n, 0, 0): self.get_layer(n).batch_shape for n in self.input_names}
+        for layer, node, refs in self._nodes:
+            (shape,) = [shapes[tuple(r)] for r in refs]
+            layer.check_input(shape)
+            shapes[(layer.name, node, 0)] = layer.output_shape(shape)
+        return shapes
+
+    # -- inference ---------------------------------------------------------------------------------------------
+    def predict(self, x, batch_size=None, verbose=0, intermediate=False):
+        """Run the model like ``keras_model.predict(x)``.
+
+        Args:
+            x: array of shape ``(batch, *input_shape)`` (or a list/dict of arrays for several inputs).
+            batch_size: rows per chunk (default: all at once; results do not depend on it).
+            intermediate: also return every layer's output, by layer name.
+        Returns:
+            float32 array(s) shaped like Keras's output; with ``intermediate=True`` a ``(outputs, {name: array})``
+            pair.
+        Example:
+            >>> y = model.predict(np.zeros((2, 40, 60), np.float32))
+        """
+        xs = self._check_inputs(x)
+        n = xs[0].shape[0]
+        if batch_size is None or batch_size >= n or intermediate or self.stateful:
+            return self._run(xs, intermediate)
+        chunks = [self._run([a[i:i + batch_size] for a in xs], False) for i in range(0, n, batch_size)]
+        if isinstance(chunks[0], list):
+            return [np.concatenate(parts) for parts in zip(*chunks)]
+        return np.concatenate(chunks)
+
+    __call__ = predict
+
+    def _run(self, xs, intermediate):
+        values = {(name, 0, 0): (a, None) for name, a in zip(self.input_names, xs)}
+        for layer, node, refs in self._nodes:
+            ((x, mask),) = [values[tuple(r)] for r in refs]
+            y = layer.call(x, mask)
+            values[(layer.name, node, 0)] = (y, layer.compute_mask(x, mask))
+        outs = [values[tuple(r)][0] for r in self.spec.outputs]
+        out = outs[0] if len(outs) == 1 else outs
+        if intermediate:
+            named = {(k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"): v[0] for k, v in values.items()}
+            return out, named
+        return out
+
+    def _check_inputs(self, x) -> list[np.ndarray]:
+        if isinstance(x, Mapping):
+            missing = [n for n in self.input_names if n not in x]
+            if missing:
+                raise InputError(f"predict: missing inputs {missing}; the model's inputs are {self.input_names}")
+            x = [x[n] for n in self.input_names]
+        xs = list(x) if isinstance(x, (list, tuple)) and len(self.input_names) > 1 else [x]
+        if len(xs) != len(self.input_names):
+            raise InputError(f"predict: the model takes {len(self.input_names)} inputs {self.input_names}, "
+                             f"got {len(xs)}")
+        out = []
+        for name, a in zip(self.input_names, xs):
+            layer = self.get_layer(name)
+            want = layer.batch_shape
+            expected = "(" + ", ".join("batch" if i == 0 else str(d) for i, d in enumerate(want)) + ")"
+            try:
+                a = np.asarray(a)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"predict: input {name!r} is not an array ({exc}); expected {expected}") from None
+            if a.dtype.kind not in "biuf":
+                raise InputError(f"predict: input {name!r} has dtype {a.dtype}; expected numbers shaped {expected}")
+            if a.ndim != len(want) or any(w is not None and w != d for w, d in zip(want[1:], a.shape[1:])):
+                raise InputError(f"predict: input {name!r} has shape {a.shape}; expected {expected}")
+            if want[0] is not None and self.stateful and a.shape[0] != want[0]:
+                raise InputError(f"predict: stateful model needs batch {want[0]}, got {a.shape[0]}")
+            if a.shape[0] == 0:
+                raise InputError(f"predict: input {name!r} is empty; expected {expected}")
+            out.append(np.ascontiguousarray(a, dtype=np.float32))
+        return out
+
+    # -- state -------------------------------------------------------------------------------------------------
+    @property
+    def stateful(self) -> bool:
+        return any(getattr(layer, "stateful", False) or getattr(getattr(layer, "forward", None), "stateful", False)
+                   for layer in self.layers)
+
+    def reset_states(self) -> None:
+        """Zero the carried state of every stateful layer (Keras ``layer.reset_state()``)."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
+
+    # -- summary -----------------------------------------------------------------------------------------------
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print) -> str:
+        """Print (and return) a Keras-like table: layer name and class, output shape, parameter count."""
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for layer, node, _ in [(self.get_layer(n), 0, None) for n in self.input_names] + self._nodes:
+            shape = self._shapes[(layer.name, node, 0)]
+            rows.append((f"{layer.name} ({layer.class_name})", str(shape), f"{layer.count_params():,}"))
+        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        line = "─" * sum(w)
+        body = [f"{r[0]:<{w[0]}}{r[1]:<{w[1]}}{r[2]:>{w[2]}}" for r in rows]
+        text = "\n".join([f'Model: "{self.name}"  (Keras {self.keras_version}, {self.source})', line, body[0], line,
+                          *body[1:], line, f"Total params: {self.count_params():,}"])
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def __repr__(self) -> str:
+        return f"<kerasless.Model {self.name!r}: {len(self.layers)} layers from {self.source}>"

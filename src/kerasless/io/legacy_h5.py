@@ -1,0 +1,56 @@
+"""Legacy HDF5 model files (``model.save("m.h5")``) by Keras 3, tf.keras 2.x and Keras 2."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+
+from ..errors import ModelFileError
+from .config import parse_model_config
+from .spec import ModelSpec
+
+
+def _text(value) -> str:
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def read_legacy_h5(path: str) -> ModelSpec:
+    try:
+        with h5py.File(path, "r") as f:
+            if "model_config" not in f.attrs:
+                hint = " (a weights-only file: save the whole model)" if "layer_names" in f.attrs else ""
+                raise ModelFileError(f"{path}: HDF5 file has no 'model_config' attribute{hint}")
+            config = json.loads(_text(f.attrs["model_config"]))
+            version = _text(f.attrs.get("keras_version", "2"))
+            spec = parse_model_config(config, path, version)
+            group = f["model_weights"] if "model_weights" in f else f
+            weights = _read_weights(group, path)
+    except ModelFileError:
+        raise
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a readable Keras HDF5 model ({type(exc).__name__}: {exc})") from None
+    for layer in spec.layers:
+        layer.weights = weights.get(layer.name, [])
+    unknown = set(weights) - {layer.name for layer in spec.layers}
+    if unknown:
+        raise ModelFileError(f"{path}: weights stored for layers not in the config: {sorted(unknown)}")
+    return spec
+
+
+def _read_weights(group, path: str) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """layer name -> [(weight name, array)] in ``weight_names`` order (= get_weights() order)."""
+    out = {}
+    for layer_name in (_text(n) for n in group.attrs.get("layer_names", [])):
+        if layer_name not in group:
+            raise ModelFileError(f"{path}: layer {layer_name!r} is listed in layer_names but has no weight group")
+        g = group[layer_name]
+        arrays = []
+        for wname in (_text(n) for n in g.attrs.get("weight_names", [])):
+            if wname not in g:
+                raise ModelFileError(f"{path}: layer {layer_name!r} lists weight {wname!r} but the file lacks it")
+            arrays.append((wname.removesuffix(":0"), np.asarray(g[wname][()])))
+        if arrays:
+            out[layer_name] = arrays
+    return out

@@ -1,0 +1,111 @@
+"""Layer base class: config validation that refuses unknown options, weight checks, shape inference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelFileError, UnsupportedOptionError
+from ..io.spec import LayerSpec
+
+# Config keys that never change inference results.
+INERT = {
+    "name", "trainable", "dtype", "_build_config", "batch_input_shape", "batch_shape", "input_shape", "input_dim",
+    "input_length", "kernel_initializer", "recurrent_initializer", "bias_initializer", "embeddings_initializer",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+    "embeddings_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint", "embeddings_constraint",
+    "unit_forget_bias", "seed", "lora_rank", "lora_alpha", "quantization_config", "gamma_initializer",
+}
+FLOAT32 = ("float32", None)
+
+
+def dtype_name(value) -> str | None:
+    if isinstance(value, dict):  # Keras 3 DTypePolicy
+        return value.get("config", {}).get("name")
+    return value
+
+
+@dataclass
+class Context:
+    """What a layer needs to know about the file it came from."""
+
+    keras_major: int = 3
+    source: str = "<memory>"
+    build: object = None  # callable(LayerSpec) -> Layer, for wrappers that hold layers
+    layer_class: object = None  # callable(class_name, parent) -> Layer subclass
+
+
+class Layer:
+    """One Keras layer. Subclasses declare OPTIONS (config key -> allowed values, or a predicate) and implement
+    ``call(x, mask)``; ``compute_mask`` passes the mask on unless ``supports_masking`` is False."""
+
+    OPTIONS: dict = {}
+    supports_masking = True
+
+    def __init__(self, spec: LayerSpec, ctx: Context):
+        self.name = spec.name
+        self.class_name = spec.class_name
+        self.config = spec.config
+        self.ctx = ctx
+        self.weight_names = [n for n, _ in spec.weights]
+        self.weights = [np.ascontiguousarray(w, dtype=np.float32) for _, w in spec.weights]
+        self._check_options()
+
+    # -- validation -------------------------------------------------------------------------------------------
+    def where(self) -> str:
+        return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
+
+    def option(self, key, default=None):
+        return self.config.get(key, default)
+
+    def _check_options(self) -> None:
+        dtype = dtype_name(self.config.get("dtype"))
+        if dtype not in FLOAT32:
+            raise UnsupportedOptionError(f"{self.where()}: dtype={dtype!r} is not supported (float32 only)")
+        for key, value in self.config.items():
+            if key in INERT:
+                continue
+            if key not in self.OPTIONS:
+                raise UnsupportedOptionError(
+                    f"{self.where()}: option {key}={value!r} is not understood by kerasless; refusing rather than "
+                    "guessing what it does"
+                )
+            allowed = self.OPTIONS[key]
+            ok = allowed(value) if callable(allowed) else (allowed is None or value in allowed)
+            if not ok:
+                raise UnsupportedOptionError(f"{self.where()}: option {key}={value!r} is not supported")
+
+    def expect_weights(self, shapes: list[tuple]) -> None:
+        """Check the stored weights against the shapes the config implies (None = any size)."""
+        got = [w.shape for w in self.weights]
+        ok = len(got) == len(shapes) and all(
+            len(g) == len(s) and all(e is None or e == d for e, d in zip(s, g)) for g, s in zip(got, shapes)
+        )
+        if not ok:
+            raise ModelFileError(f"{self.where()}: expected weights of shapes {shapes}, the file has {got}")
+
+    # -- inference ----------------------------------------------------------------------------------------------
+    def compute_mask(self, x, mask):
+        return mask if self.supports_masking else None
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    def check_input(self, input_shape: tuple) -> None:
+        """Raise ModelFileError when the incoming shape cannot work with the weights (called at load)."""
+
+
+def positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def boolean(v) -> bool:
+    return isinstance(v, bool)
+
+
+def anything(v) -> bool:
+    return True

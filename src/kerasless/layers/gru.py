@@ -1,0 +1,63 @@
+"""GRU (keras/src/layers/rnn/gru.py): blocks [z | r | h] in kernel (in, 3u), recurrent_kernel (u, 3u).
+
+reset_after=True (Keras >= 2.3 default): bias (2, 3u), row 0 input bias, row 1 recurrent bias;
+    hh = a(x·W_h + b0_h + r * (h·U_h + b1_h))
+reset_after=False: bias (3u,);  hh = a(x·W_h + b_h + (r*h)·U_h)
+both: z = ra(x·W_z + h·U_z + b_z), r = ra(x·W_r + h·U_r + b_r), h' = z*h + (1-z)*hh
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import activations
+from .activations import ACTIVATIONS
+from .base import boolean
+from .layout import GRU as LAYOUT
+from .recurrent import RNN_OPTIONS, RecurrentLayer
+
+
+def step(xp_t, states, p):
+    (h,) = states  # (batch, u)
+    u = p.units
+    if p.reset_after:
+        hu = h @ p.U  # (batch, 3u)
+        if p.recurrent_bias is not None:
+            hu += p.recurrent_bias
+        z = p.ra(xp_t[:, :u] + hu[:, :u])
+        r = p.ra(xp_t[:, u:2 * u] + hu[:, u:2 * u])
+        hh = p.a(xp_t[:, 2 * u:] + r * hu[:, 2 * u:])
+    else:
+        hu = h @ p.U_zr  # (batch, 2u)
+        z = p.ra(xp_t[:, :u] + hu[:, :u])
+        r = p.ra(xp_t[:, u:2 * u] + hu[:, u:])
+        hh = p.a(xp_t[:, 2 * u:] + (r * h) @ p.U_h)
+    h = z * h + (1 - z) * hh
+    return h, (h,), {"z": z, "r": r, "hh": hh}
+
+
+class GRULayer(RecurrentLayer):
+    LAYOUT = LAYOUT
+    OPTIONS = {**RNN_OPTIONS, "reset_after": boolean}
+    step = staticmethod(step)
+
+    def setup(self):
+        u, n = self.units, LAYOUT.n_gates
+        # Every writer since Keras 2.1 stores reset_after; files older than that predate it (False).
+        self.reset_after = self.config.get("reset_after", False)
+        bias_shape = [(2, n * u) if self.reset_after else (n * u,)] if self.use_bias else []
+        self.expect_weights([(None, n * u), (u, n * u)] + bias_shape)
+        self.recurrent_activation = activations.resolve(
+            self.config.get("recurrent_activation", "sigmoid"), self.ctx.keras_major, self.name, "recurrent_activation"
+        )
+        U = self.weights[1]
+        bias = self.weights[2] if self.use_bias else None
+        self.input_bias = None if bias is None else (bias[0] if self.reset_after else bias)
+        self.params = SimpleNamespace(
+            units=u, reset_after=self.reset_after, U=U,
+            U_zr=np.ascontiguousarray(U[:, :2 * u]), U_h=np.ascontiguousarray(U[:, 2 * u:]),
+            recurrent_bias=bias[1] if (bias is not None and self.reset_after) else None,
+            a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
+        )

@@ -1,0 +1,43 @@
+"""LSTM (keras/src/layers/rnn/lstm.py): blocks [i | f | c | o] in kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u,).
+
+    z = x·W + h·U + b;  i = ra(z_i)  f = ra(z_f)  g = a(z_c)  o = ra(z_o)
+    c' = f*c + i*g;     h' = o*a(c')
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from . import activations
+from .activations import ACTIVATIONS
+from .layout import LSTM as LAYOUT
+from .recurrent import RNN_OPTIONS, RecurrentLayer
+
+def step(xp_t, states, p):
+    h, c = states  # (batch, u) each
+    z = xp_t + h @ p.U  # (batch, 4u)
+    u = p.units
+    i = p.ra(z[:, :u])
+    f = p.ra(z[:, u:2 * u])
+    g = p.a(z[:, 2 * u:3 * u])
+    o = p.ra(z[:, 3 * u:])
+    c = f * c + i * g
+    h = o * p.a(c)
+    return h, (h, c), {"i": i, "f": f, "g": g, "o": o}
+
+class LSTMLayer(RecurrentLayer):
+    LAYOUT = LAYOUT
+    OPTIONS = RNN_OPTIONS
+    step = staticmethod(step)
+
+    def setup(self):
+        u, n = self.units, LAYOUT.n_gates
+        shapes = [(None, n * u), (u, n * u)] + ([(n * u,)] if self.use_bias else [])
+        self.expect_weights(shapes)
+        self.recurrent_activation = activations.resolve(
+            self.config.get("recurrent_activation", "sigmoid"), self.ctx.keras_major, self.name, "recurrent_activation"
+        )
+        self.input_bias = self.weights[2] if self.use_bias else None
+        self.params = SimpleNamespace(
+            units=u, U=self.weights[1], a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation]
+        )

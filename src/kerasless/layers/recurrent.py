@@ -1,0 +1,154 @@
+"""The one time loop every recurrent layer uses, and the layer base class around a pure step function.
+
+A cell is ``step(xp_t, states, params) -> (y_t, new_states, gates)`` where ``xp_t`` is the precomputed input
+projection ``x_t·kernel (+ input bias)`` for one timestep. The loop owns masks, go_backwards,
+return_sequences and stateful carry, exactly as keras/src/backend/tensorflow/rnn.py does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError, UnsupportedOptionError
+from . import activations
+from .base import Layer, anything, boolean, positive_int
+from .layout import CellLayout
+
+
+def run(step, params, xp, states, mask=None, *, go_backwards=False, return_sequences=False,
+        zero_output_for_mask=False, record=None):
+    """Run ``step`` over time. xp: (batch, time, k); states: tuple of (batch, units); mask: (batch, time) bool.
+
+    Returns (output, final_states): output is (batch, time, units) in *processing* order when
+    return_sequences (so go_backwards yields the reversed sequence, like Keras) else (batch, units).
+    At a masked step every state keeps its value and the output repeats the previous one (zeros before the first
+    valid step), or is zero with zero_output_for_mask. ``record(k, gates, states)`` sees every step (for trace).
+    """
+    batch, steps = xp.shape[0], xp.shape[1]
+    units = states[0].shape[-1]
+    prev = np.zeros((batch, units), np.float32)  # (batch, units)
+    outputs = np.empty((batch, steps, units), np.float32) if return_sequences else None
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    for k, t in enumerate(order):
+        y, new, gates = step(xp[:, t], states, params)
+        if mask is not None and not mask[:, t].all():
+            keep = mask[:, t, None]  # (batch, 1)
+            y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
+            new = tuple(np.where(keep, n, s) for n, s in zip(new, states))
+        states, prev = new, y
+        if outputs is not None:
+            outputs[:, k] = y
+        if record is not None:
+            record(k, gates, states)
+    return (outputs if return_sequences else prev), states
+
+
+def _not_true(v) -> bool:
+    return v is False
+
+
+RNN_OPTIONS = {
+    "units": positive_int,
+    "activation": anything,  # resolved (and refused when unknown) in __init__
+    "recurrent_activation": anything,
+    "use_bias": boolean,
+    "return_sequences": boolean,
+    "return_state": _not_true,  # multi-output graphs come with functional graph support
+    "go_backwards": boolean,
+    "stateful": boolean,
+    "unroll": boolean,  # an execution strategy: same numbers
+    "zero_output_for_mask": boolean,
+    "dropout": anything,  # training only
+    "recurrent_dropout": anything,
+    "implementation": (1, 2),  # an execution strategy in Keras 2: same numbers
+    "time_major": _not_true,
+    "use_cudnn": anything,  # an execution strategy: same numbers
+}
+
+
+class RecurrentLayer(Layer):
+    """LSTM, GRU and SimpleRNN: config, weights, the input projection and the loop. Subclasses give the cell."""
+
+    LAYOUT: CellLayout
+    step = None  # the cell: staticmethod(step)
+
+    def __init__(self, spec, ctx):
+        super().__init__(spec, ctx)
+        c = self.config
+        if c.get("return_state"):
+            raise UnsupportedOptionError(f"{self.where()}: return_state=True is not supported yet")
+        self.units = c["units"]
+        self.activation = activations.resolve(c.get("activation", "tanh"), ctx.keras_major, self.name)
+        self.return_sequences = c.get("return_sequences", False)
+        self.go_backwards = c.get("go_backwards", False)
+        self.stateful = c.get("stateful", False)
+        self.zero_output_for_mask = c.get("zero_output_for_mask", False)
+        self.use_bias = c.get("use_bias", True)
+        self.state = None  # carried between predict calls when stateful
+        self.setup()
+
+    @classmethod
+    def n_weights(cls, config: dict) -> int:
+        return 3 if config.get("use_bias", True) else 2
+
+    def setup(self) -> None:
+        """Check weights, build the params the step function reads."""
+
+    # -- shapes ------------------------------------------------------------------------------------------------
+    @property
+    def input_dim(self) -> int:
+        return self.weights[0].shape[0]
+
+    def check_input(self, input_shape):
+        if len(input_shape) != 3:
+            raise InputError(f"{self.where()}: expects input (batch, time, features), got shape {input_shape}")
+        if input_shape[-1] is not None and input_shape[-1] != self.input_dim:
+            raise InputError(f"{self.where()}: kernel expects {self.input_dim} features, input has {input_shape[-1]}")
+
+    def output_shape(self, input_shape):
+        b, t = input_shape[0], input_shape[1]
+        return (b, t, self.units) if self.return_sequences else (b, self.units)
+
+    def compute_mask(self, x, mask):
+        return mask if self.return_sequences else None
+
+    # -- inference ---------------------------------------------------------------------------------------------
+    def project(self, x):
+        """(batch, time, features) -> (batch, time, gates*units): x·kernel (+ input bias) for all steps at once."""
+        xp = x @ self.weights[0]
+        if self.use_bias:
+            xp += self.input_bias
+        return xp
+
+    def initial_state(self, batch: int) -> tuple:
+        if self.stateful and self.state is not None:
+            if self.state[0].shape[0] != batch:
+                raise InputError(
+                    f"{self.where()}: stateful layer was last called with batch {self.state[0].shape[0]}, "
+                    f"now {batch}; call reset_states() to change batch size"
+                )
+            return self.state
+        return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
+
+    def call(self, x, mask=None, record=None, initial_state=None):
+        states = initial_state if initial_state is not None else self.initial_state(x.shape[0])
+        y, states = run(
+            type(self).step, self.params, self.project(x), states, mask,
+            go_backwards=self.go_backwards, return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask, record=record,
+        )
+        if self.stateful:
+            self.state = states
+        return y
+
+    def named_weights(self) -> dict[str, np.ndarray]:
+        """W_<gate>, U_<gate>, b_<gate> (and br_<gate>, GRU's recurrent bias row) sliced from the real weights."""
+        out = {}
+        for sym, w in zip("WUb", self.weights):
+            rows = [("b", w[0]), ("br", w[1])] if sym == "b" and w.ndim == 2 else [(sym, w)]
+            for prefix, arr in rows:
+                out.update({f"{prefix}_{k}": v for k, v in self.LAYOUT.split(arr, self.units).items()})
+        return out
+
+    def reset_states(self) -> None:
+        self.state = None

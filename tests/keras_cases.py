@@ -1,0 +1,700 @@
+"""Model builders for the golden fixtures (and for later live tests).
+
+Every case is a function ``build(keras, rng) -> (model, x)``:
+
+* ``keras`` is either the Keras 3 module (``import keras``) or tf_keras
+  (``import tf_keras as keras``); one builder serves both writers.
+* ``rng`` is a ``numpy.random.Generator`` (use :func:`rng_for`).
+* The builder makes a small model (units 3-8, T 4-7, batch 4), replaces EVERY
+  weight with ``rng.normal(0, 0.5, shape)`` float32 via ``model.set_weights``
+  (embeddings too) and returns the input: float32 ``(batch, ...)``, or int32
+  token ids for Embedding models.
+* Stateful cases (names in :data:`STATEFUL`) return ``x`` as a tuple of three
+  arrays ``(x0, x1, x2)`` to be fed to three consecutive ``predict`` calls.
+
+Weights and inputs depend only on the case name (and, through the weight
+shapes, on the architecture), so a case built under Keras 3 and under
+tf_keras gets bit-identical weights and inputs: their outputs may be compared
+directly.
+
+This module does not import Keras itself.
+
+Exports
+-------
+CASES         name -> builder, every case.
+DESCRIPTIONS  name -> one-line description.
+NOTES         name -> list of behaviour notes worth knowing (also put in meta.json).
+SKIP          name -> {writer: reason} for writers that cannot build the case.
+K22_CASES     cases for which a Keras 2.2.4-style legacy .h5 is synthesized
+              from the tf_keras file (see make_fixtures.py).
+STATEFUL      cases whose fixture is three consecutive predict calls.
+EXTREME       name -> (base case name, input scale): ``*_extreme`` variants
+              reuse the base builder (same seed, hence same weights) and scale
+              x by 10 to drive gates into saturation.
+WRITERS       all writer ids: "k3" (Keras 3), "tfk" (tf_keras 2.x), "k22".
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+BATCH = 4
+WRITERS = ("k3", "tfk", "k22")
+EXTREME_SCALE = 10.0
+
+
+# ----------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------
+
+def seed_for(name: str) -> int:
+    """Stable (process-independent) seed for a case name."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def rng_for(name: str) -> np.random.Generator:
+    """The generator a case is built with; ``*_extreme`` uses its base's."""
+    base = EXTREME[name][0] if name in EXTREME else name
+    return np.random.default_rng(seed_for(base))
+
+
+def is_keras3(keras) -> bool:
+    return not keras.__name__.startswith("tf_keras")
+
+
+def randomize(model, rng, scale: float = 0.5) -> None:
+    """Replace every weight of ``model`` with N(0, scale) float32."""
+    model.set_weights(
+        [rng.normal(0.0, scale, np.shape(w)).astype(np.float32)
+         for w in model.get_weights()])
+
+
+def normal_x(rng, *shape) -> np.ndarray:
+    return rng.normal(0.0, 1.0, (BATCH,) + tuple(shape)).astype(np.float32)
+
+
+def seq(keras, shape, layers, dtype=None, batch_size=None, name=None):
+    """Sequential model with an explicit Input (works in Keras 3 and tf_keras)."""
+    inp = keras.Input(shape=shape, dtype=dtype, batch_size=batch_size)
+    return keras.Sequential([inp] + list(layers), name=name)
+
+
+MASK_PATTERN = {
+    # row: timesteps set to mask_value (negative indices count from the end)
+    0: (0, 1),          # pre-padded
+    1: (-2, -1),        # post-padded
+    2: (2, 3),          # masked in the middle
+    3: (),              # not masked
+}
+
+
+def masked_x(rng, T, F, value=0.0, fully_masked_row=None):
+    """Float input whose rows exercise pre/post/middle masking.
+
+    Row 0: first 2 steps == value; row 1: last 2 steps; row 2: steps 2 and 3;
+    row 3: none.  If ``fully_masked_row`` is given, that row is all == value.
+    """
+    x = normal_x(rng, T, F)
+    for row, steps in MASK_PATTERN.items():
+        for t in steps:
+            x[row, t, :] = value
+    if fully_masked_row is not None:
+        x[fully_masked_row, :, :] = value
+    return x
+
+
+def token_x(rng, T, vocab):
+    """int32 token ids in [1, vocab) with zeros pre (row 0), post (row 1) and
+    in the middle (row 2); row 3 has no zero."""
+    x = rng.integers(1, vocab, size=(BATCH, T)).astype(np.int32)
+    for row, steps in MASK_PATTERN.items():
+        for t in steps:
+            x[row, t] = 0
+    return x
+
+
+def _rnn(keras, kind, units, **kw):
+    return {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
+            "simple_rnn": keras.layers.SimpleRNN}[kind](units, **kw)
+
+
+# ----------------------------------------------------------------------------
+# builder factories
+# ----------------------------------------------------------------------------
+
+def _plain_rnn(kind, units=4, T=6, F=3, dense=None, **kw):
+    """Single RNN layer (optionally followed by Dense(dense))."""
+    def build(keras, rng):
+        layers = [_rnn(keras, kind, units, **kw)]
+        if dense:
+            layers.append(keras.layers.Dense(dense))
+        model = seq(keras, (T, F), layers)
+        randomize(model, rng)
+        return model, normal_x(rng, T, F)
+    return build
+
+
+def _masked_rnn(kind, return_sequences, units=4, T=6, F=3, value=0.0,
+                fully_masked_row=None, **kw):
+    def build(keras, rng):
+        model = seq(keras, (T, F), [
+            keras.layers.Masking(mask_value=value),
+            _rnn(keras, kind, units, return_sequences=return_sequences, **kw),
+        ])
+        randomize(model, rng)
+        return model, masked_x(rng, T, F, value, fully_masked_row)
+    return build
+
+
+def _act_case(act, T=5, F=3):
+    """SimpleRNN(4, activation=act) -> Dense(3, activation=act)."""
+    def build(keras, rng):
+        model = seq(keras, (T, F), [
+            keras.layers.SimpleRNN(4, activation=act),
+            keras.layers.Dense(3, activation=act),
+        ])
+        randomize(model, rng)
+        x = normal_x(rng, T, F)
+        if act == "exponential":
+            x *= 0.1   # keep exp(exp(...)) far from float32 overflow
+        return model, x
+    return build
+
+
+def _lstm_recact_case(act, T=5, F=3):
+    def build(keras, rng):
+        model = seq(keras, (T, F), [
+            keras.layers.LSTM(4, recurrent_activation=act)])
+        randomize(model, rng)
+        return model, normal_x(rng, T, F)
+    return build
+
+
+def _bidir_lstm(merge_mode, return_sequences=False, T=5, F=3):
+    def build(keras, rng):
+        model = seq(keras, (T, F), [keras.layers.Bidirectional(
+            keras.layers.LSTM(4, return_sequences=return_sequences),
+            merge_mode=merge_mode)])
+        randomize(model, rng)
+        return model, normal_x(rng, T, F)
+    return build
+
+
+def _stateful(kind, T=5, F=3, units=4):
+    def build(keras, rng):
+        model = seq(keras, (T, F), [
+            _rnn(keras, kind, units, stateful=True, return_sequences=True),
+            keras.layers.Dense(3),
+        ], batch_size=BATCH)
+        randomize(model, rng)
+        return model, tuple(normal_x(rng, T, F) for _ in range(3))
+    return build
+
+
+def _extreme(base_builder, scale=EXTREME_SCALE):
+    def build(keras, rng):
+        model, x = base_builder(keras, rng)
+        return model, (x * np.float32(scale)).astype(np.float32)
+    return build
+
+
+# ----------------------------------------------------------------------------
+# individual builders
+# ----------------------------------------------------------------------------
+
+def build_stacked_lstm_gru_rnn(keras, rng):
+    T, F = 6, 3
+    model = seq(keras, (T, F), [
+        keras.layers.LSTM(6, return_sequences=True),
+        keras.layers.GRU(5, return_sequences=True),
+        keras.layers.SimpleRNN(4),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_mask_stacked(keras, rng):
+    """Masking -> LSTM(seq) -> GRU(last): the mask must reach the second RNN."""
+    T, F = 6, 3
+    model = seq(keras, (T, F), [
+        keras.layers.Masking(0.0),
+        keras.layers.LSTM(5, return_sequences=True),
+        keras.layers.GRU(4),
+    ])
+    randomize(model, rng)
+    return model, masked_x(rng, T, F)
+
+
+def build_mask_lstm_td_dense(keras, rng):
+    """Masking -> LSTM(seq) -> TimeDistributed(Dense): masked steps of the
+    output are whatever the LSTM repeats there, passed through Dense."""
+    T, F = 6, 3
+    model = seq(keras, (T, F), [
+        keras.layers.Masking(0.0),
+        keras.layers.LSTM(4, return_sequences=True),
+        keras.layers.TimeDistributed(keras.layers.Dense(3)),
+    ])
+    randomize(model, rng)
+    return model, masked_x(rng, T, F)
+
+
+def _embedding_case(kind, mask_zero, return_sequences=False, T=6, vocab=10):
+    def build(keras, rng):
+        layers = [keras.layers.Embedding(vocab, 4, mask_zero=mask_zero),
+                  _rnn(keras, kind, 5, return_sequences=return_sequences)]
+        if return_sequences:
+            layers.append(keras.layers.Dense(3))
+        model = seq(keras, (T,), layers, dtype="int32")
+        randomize(model, rng)
+        return model, token_x(rng, T, vocab)
+    return build
+
+
+def build_bidir_gru_seq_mask(keras, rng):
+    T, F = 6, 3
+    model = seq(keras, (T, F), [
+        keras.layers.Masking(0.0),
+        keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True)),
+    ])
+    randomize(model, rng)
+    return model, masked_x(rng, T, F)
+
+
+def build_bidir_simple_rnn_mask(keras, rng):
+    T, F = 6, 3
+    model = seq(keras, (T, F), [
+        keras.layers.Masking(0.0),
+        keras.layers.Bidirectional(keras.layers.SimpleRNN(4)),
+    ])
+    randomize(model, rng)
+    return model, masked_x(rng, T, F)
+
+
+def build_bidir_custom_backward(keras, rng):
+    """Forward LSTM(4), backward GRU(3) (different class and width), concat."""
+    T, F = 5, 3
+    model = seq(keras, (T, F), [keras.layers.Bidirectional(
+        keras.layers.LSTM(4, return_sequences=True),
+        backward_layer=keras.layers.GRU(3, return_sequences=True,
+                                        go_backwards=True))])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_td_dense(keras, rng):
+    T, F = 5, 3
+    model = seq(keras, (T, F), [
+        keras.layers.LSTM(5, return_sequences=True),
+        keras.layers.TimeDistributed(keras.layers.Dense(3, activation="tanh")),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_td_lstm(keras, rng):
+    """TimeDistributed(LSTM(4)) over input (batch, 3, 5, 4)."""
+    model = seq(keras, (3, 5, 4), [
+        keras.layers.TimeDistributed(keras.layers.LSTM(4)),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, 3, 5, 4)
+
+
+def build_dense_stack(keras, rng):
+    model = seq(keras, (6,), [
+        keras.layers.Dense(5, activation="relu"),
+        keras.layers.Dense(4, activation="tanh"),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, 6)
+
+
+def build_dense_3d(keras, rng):
+    T, F = 5, 3
+    model = seq(keras, (T, F), [
+        keras.layers.Dense(6, activation="sigmoid"),
+        keras.layers.Dense(4, activation="elu"),
+        keras.layers.Dense(3, activation="selu"),
+        keras.layers.Dense(2),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_activation_layer(keras, rng):
+    T, F = 5, 3
+    model = seq(keras, (T, F), [
+        keras.layers.LSTM(4, return_sequences=True),
+        keras.layers.Activation("relu"),
+        keras.layers.Dense(3),
+        keras.layers.Activation("softmax"),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_flatten(keras, rng):
+    T, F = 5, 3
+    model = seq(keras, (T, F), [
+        keras.layers.LSTM(4, return_sequences=True),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_reshape(keras, rng):
+    T, F = 6, 3
+    model = seq(keras, (T, F), [
+        keras.layers.LSTM(4, return_sequences=True),   # (6, 4)
+        keras.layers.Reshape((3, 8)),                   # (3, 8)
+        keras.layers.LSTM(3),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_repeat_vector(keras, rng):
+    T, F = 5, 3
+    model = seq(keras, (T, F), [
+        keras.layers.LSTM(4),
+        keras.layers.RepeatVector(3),
+        keras.layers.LSTM(3, return_sequences=True),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_permute(keras, rng):
+    """Input (5, 3) -> Permute((2, 1)) -> LSTM over 3 steps of 5 features."""
+    model = seq(keras, (5, 3), [
+        keras.layers.Permute((2, 1)),
+        keras.layers.LSTM(4),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, 5, 3)
+
+
+def build_noise_layers(keras, rng):
+    """Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, AlphaDropout:
+    all identity at inference."""
+    T, F = 5, 3
+    L = keras.layers
+    model = seq(keras, (T, F), [
+        L.Dropout(0.5),
+        L.LSTM(6, return_sequences=True),
+        L.SpatialDropout1D(0.3),
+        L.GaussianNoise(0.5),
+        L.GaussianDropout(0.3),
+        L.AlphaDropout(0.2),
+        L.GRU(4),
+        L.Dropout(0.25),
+        L.Dense(3),
+    ])
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+def build_functional_chain(keras, rng):
+    T, F = 5, 3
+    inp = keras.Input(shape=(T, F), name="seq_in")
+    h = keras.layers.LSTM(5, name="encoder")(inp)
+    out = keras.layers.Dense(3, activation="sigmoid", name="head")(h)
+    model = keras.Model(inp, out, name="chain")
+    randomize(model, rng)
+    return model, normal_x(rng, T, F)
+
+
+# ----------------------------------------------------------------------------
+# the case table
+# ----------------------------------------------------------------------------
+
+# Activation strings tried for act_* cases.  Availability (checked with
+# keras.activations.get / tf_keras.activations.get):
+ACTIVATIONS = [
+    "tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "elu", "selu",
+    "softplus", "softsign", "swish", "silu", "gelu", "exponential", "relu6",
+    "leaky_relu", "mish", "hard_silu", "hard_swish", "log_sigmoid", "softmax",
+    "log_softmax", "celu", "hard_tanh", "squareplus", "sparse_plus",
+    "tanh_shrink", "soft_shrink", "hard_shrink", "sparsemax", "sparse_sigmoid",
+]
+# Strings tf_keras 2.21 rejects ("Unknown activation function").
+TFK_MISSING_ACTIVATIONS = {
+    "hard_silu", "hard_swish", "log_sigmoid", "celu", "hard_tanh",
+    "squareplus", "sparse_plus", "tanh_shrink", "soft_shrink", "hard_shrink",
+    "sparsemax", "sparse_sigmoid",
+}
+GATE_ACTIVATIONS = ["sigmoid", "hard_sigmoid", "softsign", "linear", "relu"]
+
+CASES = {
+    # --- LSTM --------------------------------------------------------------
+    "lstm_basic": _plain_rnn("lstm"),
+    "lstm_seq_dense": _plain_rnn("lstm", units=5, return_sequences=True, dense=3),
+    "lstm_go_backwards_seq": _plain_rnn("lstm", go_backwards=True, return_sequences=True),
+    "lstm_go_backwards": _plain_rnn("lstm", go_backwards=True),
+    "lstm_no_bias": _plain_rnn("lstm", use_bias=False),
+    "lstm_activation_relu": _plain_rnn("lstm", activation="relu"),
+    "lstm_activation_sigmoid_rec_tanh": _plain_rnn(
+        "lstm", activation="sigmoid", recurrent_activation="tanh"),
+    "lstm_hard_sigmoid": _plain_rnn("lstm", recurrent_activation="hard_sigmoid"),
+    "lstm_dropout_unroll": _plain_rnn(
+        "lstm", T=5, dropout=0.3, recurrent_dropout=0.2, unroll=True),
+    "stacked_lstm_gru_rnn": build_stacked_lstm_gru_rnn,
+    # --- GRU ----------------------------------------------------------------
+    "gru_basic": _plain_rnn("gru", reset_after=True),
+    "gru_seq": _plain_rnn("gru", units=5, reset_after=True, return_sequences=True, dense=3),
+    "gru_go_backwards": _plain_rnn("gru", reset_after=True, go_backwards=True,
+                                   return_sequences=True),
+    "gru_no_bias": _plain_rnn("gru", reset_after=True, use_bias=False),
+    "gru_hard_sigmoid": _plain_rnn("gru", reset_after=True,
+                                   recurrent_activation="hard_sigmoid"),
+    "gru_noreset": _plain_rnn("gru", reset_after=False),
+    "gru_noreset_go_backwards": _plain_rnn("gru", reset_after=False, go_backwards=True,
+                                           return_sequences=True),
+    "gru_noreset_no_bias": _plain_rnn("gru", reset_after=False, use_bias=False),
+    "gru_noreset_hard_sigmoid": _plain_rnn("gru", reset_after=False,
+                                           recurrent_activation="hard_sigmoid"),
+    # --- SimpleRNN ----------------------------------------------------------
+    "simple_rnn_basic": _plain_rnn("simple_rnn", units=5),
+    "simple_rnn_seq": _plain_rnn("simple_rnn", units=5, return_sequences=True),
+    "simple_rnn_go_backwards": _plain_rnn("simple_rnn", go_backwards=True,
+                                          return_sequences=True),
+    "simple_rnn_no_bias": _plain_rnn("simple_rnn", use_bias=False),
+    # --- masking ------------------------------------------------------------
+    "mask_lstm_seq": _masked_rnn("lstm", True),
+    "mask_lstm_last": _masked_rnn("lstm", False),
+    "mask_gru_seq": _masked_rnn("gru", True, reset_after=True),
+    "mask_gru_last": _masked_rnn("gru", False, reset_after=True),
+    "mask_gru_noreset_seq": _masked_rnn("gru", True, reset_after=False),
+    "mask_gru_noreset_last": _masked_rnn("gru", False, reset_after=False),
+    "mask_simple_rnn_seq": _masked_rnn("simple_rnn", True),
+    "mask_simple_rnn_last": _masked_rnn("simple_rnn", False),
+    "mask_zero_out_lstm_seq": _masked_rnn("lstm", True, zero_output_for_mask=True),
+    "mask_zero_out_lstm_last": _masked_rnn("lstm", False, zero_output_for_mask=True),
+    "mask_zero_out_gru_seq": _masked_rnn("gru", True, zero_output_for_mask=True),
+    "mask_zero_out_gru_last": _masked_rnn("gru", False, zero_output_for_mask=True),
+    "mask_lstm_go_backwards_seq": _masked_rnn("lstm", True, go_backwards=True),
+    "mask_lstm_go_backwards_last": _masked_rnn("lstm", False, go_backwards=True),
+    "mask_gru_go_backwards_seq": _masked_rnn("gru", True, go_backwards=True),
+    "mask_simple_rnn_go_backwards_last": _masked_rnn("simple_rnn", False, go_backwards=True),
+    "mask_value_neg1_lstm": _masked_rnn("lstm", True, value=-1.0),
+    "mask_full_row_lstm_last": _masked_rnn("lstm", False, fully_masked_row=3),
+    "mask_full_row_lstm_seq": _masked_rnn("lstm", True, fully_masked_row=3),
+    "mask_full_row_gru_last": _masked_rnn("gru", False, fully_masked_row=3),
+    "mask_full_row_zero_out_lstm_last": _masked_rnn(
+        "lstm", False, fully_masked_row=3, zero_output_for_mask=True),
+    "mask_stacked": build_mask_stacked,
+    "mask_lstm_td_dense": build_mask_lstm_td_dense,
+    # --- Embedding ----------------------------------------------------------
+    "embedding_mask_lstm": _embedding_case("lstm", mask_zero=True),
+    "embedding_mask_lstm_seq": _embedding_case("lstm", mask_zero=True, return_sequences=True),
+    "embedding_gru": _embedding_case("gru", mask_zero=False),
+    # --- Bidirectional ------------------------------------------------------
+    "bidir_lstm_concat": _bidir_lstm("concat"),
+    "bidir_lstm_sum": _bidir_lstm("sum"),
+    "bidir_lstm_mul": _bidir_lstm("mul"),
+    "bidir_lstm_ave": _bidir_lstm("ave"),
+    "bidir_lstm_seq": _bidir_lstm("concat", return_sequences=True),
+    "bidir_gru_seq_mask": build_bidir_gru_seq_mask,
+    "bidir_simple_rnn_mask": build_bidir_simple_rnn_mask,
+    "bidir_custom_backward": build_bidir_custom_backward,
+    # --- TimeDistributed ----------------------------------------------------
+    "td_dense": build_td_dense,
+    "td_lstm": build_td_lstm,
+    # --- Dense & shape / no-op layers ---------------------------------------
+    "dense_stack": build_dense_stack,
+    "dense_3d": build_dense_3d,
+    "activation_layer": build_activation_layer,
+    "flatten": build_flatten,
+    "reshape": build_reshape,
+    "repeat_vector": build_repeat_vector,
+    "permute": build_permute,
+    "noise_layers": build_noise_layers,
+    # --- functional ---------------------------------------------------------
+    "functional_chain": build_functional_chain,
+    # --- stateful -----------------------------------------------------------
+    "stateful_lstm": _stateful("lstm"),
+    "stateful_gru": _stateful("gru"),
+}
+
+for _a in ACTIVATIONS:
+    CASES[f"act_{_a}"] = _act_case(_a)
+for _a in GATE_ACTIVATIONS:
+    CASES[f"act_lstm_rec_{_a}"] = _lstm_recact_case(_a)
+
+EXTREME = {
+    f"{base}_extreme": (base, EXTREME_SCALE)
+    for base in ["lstm_basic", "lstm_hard_sigmoid", "gru_basic", "gru_noreset",
+                 "gru_hard_sigmoid", "gru_noreset_hard_sigmoid",
+                 "simple_rnn_basic", "bidir_lstm_concat"]
+}
+for _name, (_base, _scale) in EXTREME.items():
+    CASES[_name] = _extreme(CASES[_base], _scale)
+
+STATEFUL = {"stateful_lstm", "stateful_gru"}
+
+# Keras 2.2.4-style files synthesized from the tf_keras .h5 (make_fixtures.py).
+K22_CASES = {
+    "lstm_basic", "lstm_hard_sigmoid", "gru_noreset", "gru_noreset_hard_sigmoid",
+    "simple_rnn_basic", "bidir_lstm_concat", "embedding_mask_lstm", "dense_stack",
+}
+
+_K22_REASON = ("k22 (synthesized Keras 2.2.4 .h5) is only made for: "
+               + ", ".join(sorted(K22_CASES)))
+
+SKIP: dict = {}
+for _a in sorted(TFK_MISSING_ACTIVATIONS):
+    SKIP.setdefault(f"act_{_a}", {})["tfk"] = (
+        f"tf_keras 2.21 has no activation '{_a}' (Keras 3 only)")
+
+# ----------------------------------------------------------------------------
+# descriptions and notes
+# ----------------------------------------------------------------------------
+
+_DESC = {
+    "lstm_basic": "LSTM(4) on (6,3), return_sequences=False",
+    "lstm_seq_dense": "LSTM(5, return_sequences=True) -> Dense(3) applied to the 3-D sequence",
+    "lstm_go_backwards_seq": "LSTM(4, go_backwards=True, return_sequences=True): output is time-reversed",
+    "lstm_go_backwards": "LSTM(4, go_backwards=True), last output (= after consuming x[:,0])",
+    "lstm_no_bias": "LSTM(4, use_bias=False): two weight arrays only",
+    "lstm_activation_relu": "LSTM(4, activation='relu')",
+    "lstm_activation_sigmoid_rec_tanh": "LSTM(4, activation='sigmoid', recurrent_activation='tanh')",
+    "lstm_hard_sigmoid": "LSTM(4, recurrent_activation='hard_sigmoid'): formula differs by writer",
+    "lstm_dropout_unroll": "LSTM(4, dropout=0.3, recurrent_dropout=0.2, unroll=True): all inert at inference",
+    "stacked_lstm_gru_rnn": "LSTM(6,seq) -> GRU(5,seq) -> SimpleRNN(4)",
+    "gru_basic": "GRU(4, reset_after=True)",
+    "gru_seq": "GRU(5, reset_after=True, return_sequences=True) -> Dense(3)",
+    "gru_go_backwards": "GRU(4, reset_after=True, go_backwards=True, return_sequences=True)",
+    "gru_no_bias": "GRU(4, reset_after=True, use_bias=False)",
+    "gru_hard_sigmoid": "GRU(4, reset_after=True, recurrent_activation='hard_sigmoid')",
+    "gru_noreset": "GRU(4, reset_after=False): bias (3u,)",
+    "gru_noreset_go_backwards": "GRU(4, reset_after=False, go_backwards=True, return_sequences=True)",
+    "gru_noreset_no_bias": "GRU(4, reset_after=False, use_bias=False)",
+    "gru_noreset_hard_sigmoid": "GRU(4, reset_after=False, recurrent_activation='hard_sigmoid') (Keras 2.2.4 defaults)",
+    "simple_rnn_basic": "SimpleRNN(5)",
+    "simple_rnn_seq": "SimpleRNN(5, return_sequences=True)",
+    "simple_rnn_go_backwards": "SimpleRNN(4, go_backwards=True, return_sequences=True)",
+    "simple_rnn_no_bias": "SimpleRNN(4, use_bias=False)",
+    "mask_stacked": "Masking -> LSTM(5, seq) -> GRU(4): mask propagates through the first RNN",
+    "mask_lstm_td_dense": "Masking -> LSTM(4, seq) -> TimeDistributed(Dense(3))",
+    "embedding_mask_lstm": "Embedding(10,4,mask_zero=True) -> LSTM(5); token 0 pre/post/middle",
+    "embedding_mask_lstm_seq": "Embedding(10,4,mask_zero=True) -> LSTM(5, seq) -> Dense(3)",
+    "embedding_gru": "Embedding(10,4) (no mask) -> GRU(5); zeros are ordinary tokens",
+    "bidir_lstm_concat": "Bidirectional(LSTM(4)), merge_mode='concat'",
+    "bidir_lstm_sum": "Bidirectional(LSTM(4)), merge_mode='sum'",
+    "bidir_lstm_mul": "Bidirectional(LSTM(4)), merge_mode='mul'",
+    "bidir_lstm_ave": "Bidirectional(LSTM(4)), merge_mode='ave'",
+    "bidir_lstm_seq": "Bidirectional(LSTM(4, return_sequences=True)), concat",
+    "bidir_gru_seq_mask": "Masking -> Bidirectional(GRU(4, return_sequences=True))",
+    "bidir_simple_rnn_mask": "Masking -> Bidirectional(SimpleRNN(4)), return_sequences=False",
+    "bidir_custom_backward": "Bidirectional(LSTM(4, seq), backward_layer=GRU(3, seq, go_backwards=True)): output width 7",
+    "td_dense": "LSTM(5, seq) -> TimeDistributed(Dense(3, tanh))",
+    "td_lstm": "TimeDistributed(LSTM(4)) on input (batch, 3, 5, 4)",
+    "dense_stack": "Dense(5,relu) -> Dense(4,tanh) -> Dense(3,softmax) on 2-D input (6,)",
+    "dense_3d": "Dense(6,sigmoid) -> Dense(4,elu) -> Dense(3,selu) -> Dense(2) on 3-D input",
+    "activation_layer": "LSTM(4,seq) -> Activation(relu) -> Dense(3) -> Activation(softmax)",
+    "flatten": "LSTM(4,seq) -> Flatten -> Dense(3)",
+    "reshape": "LSTM(4,seq) on (6,3) -> Reshape((3,8)) -> LSTM(3)",
+    "repeat_vector": "LSTM(4) -> RepeatVector(3) -> LSTM(3, seq)",
+    "permute": "Permute((2,1)) on (5,3) -> LSTM(4) over 3 steps",
+    "noise_layers": "Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, AlphaDropout around LSTM/GRU: identity at inference",
+    "functional_chain": "functional Model: Input(name=seq_in) -> LSTM(5, name=encoder) -> Dense(3, sigmoid, name=head)",
+    "stateful_lstm": "LSTM(4, stateful=True, seq) -> Dense(3), batch 4 fixed; three consecutive predicts, no reset",
+    "stateful_gru": "GRU(4, stateful=True, seq) -> Dense(3), batch 4 fixed; three consecutive predicts, no reset",
+}
+
+
+def _mask_desc(name):
+    parts = name.split("_")
+    kind = ("simple_rnn" if "simple_rnn" in name else
+            "gru(reset_after=False)" if "noreset" in name else
+            "gru" if "gru" in name else "lstm")
+    rs = "return_sequences=True" if name.endswith("_seq") else "return_sequences=False"
+    extra = []
+    if "zero_out" in name:
+        extra.append("zero_output_for_mask=True")
+    if "go_backwards" in name:
+        extra.append("go_backwards=True")
+    value = "-1.0" if "neg1" in name else "0.0"
+    rows = ("rows: 0 pre-padded, 1 post-padded, 2 masked at steps 2-3, "
+            + ("3 ENTIRELY masked" if "full_row" in parts else "3 unmasked"))
+    return (f"Masking(mask_value={value}) -> {kind.upper() if kind == 'lstm' else kind}"
+            f"({', '.join([rs] + extra)}); {rows}")
+
+
+def description(name: str) -> str:
+    if name in EXTREME:
+        base, scale = EXTREME[name]
+        return f"{description(base)}; x scaled by {scale:g} (saturating inputs, same weights as {base})"
+    if name in _DESC:
+        return _DESC[name]
+    if name.startswith("act_lstm_rec_"):
+        a = name[len("act_lstm_rec_"):]
+        return f"LSTM(4, recurrent_activation='{a}')"
+    if name.startswith("act_"):
+        a = name[len("act_"):]
+        return f"SimpleRNN(4, activation='{a}') -> Dense(3, activation='{a}')"
+    if name.startswith("mask_"):
+        return _mask_desc(name)
+    raise KeyError(name)
+
+
+DESCRIPTIONS = {name: description(name) for name in CASES}
+
+_HSIG = ("hard_sigmoid differs by writer: Keras 3 = clip(x/6 + 0.5, 0, 1) "
+         "(relu6(x+3)/6); tf_keras and Keras <= 2.x = clip(0.2*x + 0.5, 0, 1). "
+         "Weights and x are identical across writers, so y differs.")
+NOTES: dict = {}
+for _n in CASES:
+    notes = []
+    if "hard_sigmoid" in _n or _n in ("act_hard_silu", "act_hard_swish"):
+        notes.append(_HSIG)
+    if _n in ("act_hard_silu", "act_hard_swish"):
+        notes.append("Keras 3 hard_silu(x) = x * relu6(x+3)/6; 'hard_swish' is an alias "
+                     "and is serialized as 'hard_silu'.")
+    if _n == "act_gelu":
+        notes.append("gelu: both Keras 3 and tf_keras default to approximate=False "
+                     "(exact 0.5*x*(1+erf(x/sqrt(2)))); the string carries no flag.")
+    if _n in ("act_swish", "act_silu"):
+        notes.append("Keras 3 serializes both 'swish' and 'silu' as 'silu'; tf_keras "
+                     "serializes both as 'swish'. Same function x*sigmoid(x).")
+    if _n == "act_leaky_relu":
+        notes.append("leaky_relu string: negative slope 0.2 in both (Keras 3 "
+                     "negative_slope=0.2, tf_keras = tf.nn.leaky_relu alpha=0.2).")
+    if _n == "act_exponential":
+        notes.append("x scaled by 0.1 to keep exp(...) finite.")
+    if _n in ("act_softmax", "act_log_softmax", "act_sparsemax"):
+        notes.append("normalizes over the last axis (units) of the recurrent state.")
+    if "zero_out" in _n and _n.endswith("_last"):
+        notes.append("zero_output_for_mask=True with return_sequences=False: the output "
+                     "is ZERO for rows whose last timestep is masked (post-padded and "
+                     "fully-masked rows), not the last valid h.")
+    if "full_row" in _n:
+        notes.append("A fully masked row never updates its state: output stays the "
+                     "initial zeros (LSTM/GRU/SimpleRNN start from h=0).")
+    if _n.startswith("bidir") and _n.endswith(("_seq", "seq_mask")) or _n == "bidir_custom_backward":
+        notes.append("Bidirectional forces zero_output_for_mask=return_sequences on "
+                     "both inner layers (masked steps output 0 when a mask is present).")
+    if _n in STATEFUL:
+        notes.append("States persist across predict calls (no reset between x0, x1, x2); "
+                     "they are NOT saved in the files, a fresh load starts from zeros. "
+                     "Keras 3: layer.reset_state(); tf_keras: model.reset_states().")
+    if _n == "lstm_dropout_unroll":
+        notes.append("dropout/recurrent_dropout/unroll do not change predict output.")
+    if notes:
+        NOTES[_n] = notes
+
+
+def writers_for(name: str):
+    """{writer: None if produced else reason} for a case."""
+    out = {}
+    for w in WRITERS:
+        if w == "k22":
+            out[w] = None if name in K22_CASES else _K22_REASON
+        else:
+            out[w] = SKIP.get(name, {}).get(w)
+    return out
