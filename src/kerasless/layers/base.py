@@ -99,6 +99,11 @@ class Layer:
         """Raise ModelFileError when the incoming shape cannot work with the weights (called at load)."""
 
 
+def matmul_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x (..., k) · w (k, n) -> (..., n) as ONE 2-D BLAS call (a stacked 3-D matmul is many small ones)."""
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[1])
+
+
 def positive_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
 

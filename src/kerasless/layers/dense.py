@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import InputError
 from . import activations
 from .activations import ACTIVATIONS
-from .base import Layer, anything, boolean, positive_int
+from .base import Layer, anything, boolean, matmul_last, positive_int
 
 
 class DenseLayer(Layer):
@@ -32,7 +32,7 @@ class DenseLayer(Layer):
         return (*input_shape[:-1], self.units)
 
     def call(self, x, mask=None):
-        y = x @ self.weights[0]  # (..., units)
+        y = matmul_last(x, self.weights[0])  # (..., units)
         if self.use_bias:
             y += self.weights[1]
         return ACTIVATIONS[self.activation](y)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError, UnsupportedOptionError
 from . import activations
-from .base import Layer, anything, boolean, positive_int
+from .base import Layer, anything, boolean, matmul_last, positive_int
 from .layout import CellLayout
 
 
@@ -115,7 +115,7 @@ class RecurrentLayer(Layer):
     # -- inference ---------------------------------------------------------------------------------------------
     def project(self, x):
         """(batch, time, features) -> (batch, time, gates*units): x·kernel (+ input bias) for all steps at once."""
-        xp = x @ self.weights[0]
+        xp = matmul_last(x, self.weights[0])  # (batch, time, gates*units)
         if self.use_bias:
             xp += self.input_bias
         return xp

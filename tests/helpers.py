@@ -1,0 +1,36 @@
+"""The one comparison every fidelity test goes through: shape, then dtype, then values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TOL = 1e-5
+WORST: dict[str, float] = {}  # test id -> max abs diff, reported at the end of the session
+
+
+def assert_close(actual, expected, tol: float = TOL, label: str = "") -> float:
+    """Check shape, then dtype (float32), then max abs diff <= tol. Returns the max abs diff."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{label}: shape {actual.shape} != expected {expected.shape}"
+    assert actual.dtype == np.float32, f"{label}: dtype {actual.dtype} != float32"
+    nan_a, nan_e = np.isnan(actual), np.isnan(expected)
+    assert np.array_equal(nan_a, nan_e), f"{label}: NaN positions differ"
+    diff = float(np.max(np.abs(np.where(nan_e, 0, actual.astype(np.float64) - expected)), initial=0.0))
+    if label:
+        WORST[label] = diff
+    assert diff <= tol, f"{label}: max abs diff {diff:.3g} > {tol:g}"
+    return diff
+
+
+def assert_matches_keras(keras_model, x, tmp_path, label: str = "", tol: float = TOL) -> None:
+    """Save a live Keras model in every format its writer has, load each with kerasless, compare with predict.
+    Also checks from_keras on the live model."""
+    import kerasless
+
+    expected = keras_model.predict(x, verbose=0)
+    keras3 = type(keras_model).__module__.startswith("keras")
+    paths = [tmp_path / "m.keras", tmp_path / "m.h5"] if keras3 else [tmp_path / "m.h5"]
+    for path in paths:
+        keras_model.save(path)
+        assert_close(kerasless.load(path).predict(x), expected, tol, f"{label}[{path.suffix}]")
+    assert_close(kerasless.from_keras(keras_model).predict(x), expected, tol, f"{label}[live]")

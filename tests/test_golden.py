@@ -1,0 +1,40 @@
+"""Golden fixtures written by Keras (tests/make_fixtures.py): no TensorFlow needed here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kerasless
+from helpers import assert_close
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _cases():
+    for case_dir in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        for writer_dir in sorted(p for p in case_dir.iterdir() if p.is_dir()):
+            for model_file in sorted(writer_dir.glob("model.*")):
+                yield pytest.param(model_file, id=f"{case_dir.name}-{writer_dir.name}-{model_file.suffix[1:]}")
+
+
+@pytest.mark.parametrize("model_file", list(_cases()))
+def test_golden(model_file):
+    d = model_file.parent
+    model = kerasless.load(model_file)
+    label = f"{d.parent.name}/{d.name}/{model_file.name}"
+    if (d / "x0.npy").exists():  # stateful: consecutive predict calls carry state
+        for i in range(3):
+            assert_close(model.predict(np.load(d / f"x{i}.npy")), np.load(d / f"y{i}.npy"), label=f"{label}#{i}")
+        model.reset_states()
+        assert_close(model.predict(np.load(d / "x0.npy")), np.load(d / "y0.npy"), label=f"{label}#reset")
+    else:
+        assert_close(model.predict(np.load(d / "x.npy")), np.load(d / "y.npy"), label=label)
+
+
+def test_fixture_tree_covers_every_writer():
+    writers = {p.name for p in FIXTURES.glob("*/*") if p.is_dir() and not p.parent.name.startswith("_")}
+    assert {"k3", "tfk", "k22"} <= writers
+    assert list(FIXTURES.glob("*/k3/model.keras")) and list(FIXTURES.glob("*/k3/model.h5"))
