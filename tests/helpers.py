@@ -23,14 +23,19 @@ def assert_close(actual, expected, tol: float = TOL, label: str = "") -> float:
 
 
 def assert_matches_keras(keras_model, x, tmp_path, label: str = "", tol: float = TOL) -> None:
-    """Save a live Keras model in every format its writer has, load each with kerasless, compare with predict.
-    Also checks from_keras on the live model."""
+    """Save a live Keras model in every format its writer has, load each with kerasless (and convert the live
+    model with from_keras), and compare with keras predict. ``x`` may be a tuple of consecutive inputs for a
+    stateful model: states then carry across the calls on both sides."""
     import kerasless
 
-    expected = keras_model.predict(x, verbose=0)
     keras3 = type(keras_model).__module__.startswith("keras")
     paths = [tmp_path / "m.keras", tmp_path / "m.h5"] if keras3 else [tmp_path / "m.h5"]
     for path in paths:
-        keras_model.save(path)
-        assert_close(kerasless.load(path).predict(x), expected, tol, f"{label}[{path.suffix}]")
-    assert_close(kerasless.from_keras(keras_model).predict(x), expected, tol, f"{label}[live]")
+        keras_model.save(path)  # before any predict: a stateful model starts from zero state on both sides
+    candidates = {path.suffix: kerasless.load(path) for path in paths}
+    candidates["live"] = kerasless.from_keras(keras_model)
+    xs = x if isinstance(x, tuple) else (x,)
+    for i, xi in enumerate(xs):
+        expected = keras_model.predict(xi, verbose=0)
+        for kind, model in candidates.items():
+            assert_close(model.predict(xi), expected, tol, f"{label}[{kind}]#{i}")

@@ -41,6 +41,7 @@ class Layer:
     ``call(x, mask)``; ``compute_mask`` passes the mask on unless ``supports_masking`` is False."""
 
     OPTIONS: dict = {}
+    DTYPES = FLOAT32  # accepted compute dtypes
     supports_masking = True
 
     def __init__(self, spec: LayerSpec, ctx: Context):
@@ -61,7 +62,7 @@ class Layer:
 
     def _check_options(self) -> None:
         dtype = dtype_name(self.config.get("dtype"))
-        if dtype not in FLOAT32:
+        if dtype not in self.DTYPES:
             raise UnsupportedOptionError(f"{self.where()}: dtype={dtype!r} is not supported (float32 only)")
         for key, value in self.config.items():
             if key in INERT:

@@ -15,6 +15,7 @@ from .base import Layer, anything, positive_int
 
 class InputLayer(Layer):
     OPTIONS = {"sparse": (False, None), "ragged": (False, None), "optional": (False,)}
+    DTYPES = ("float32", "float64", "int32", "int64", "uint8", "int8", "int16", "uint16", "bool", None)
 
     def __init__(self, spec, ctx):
         super().__init__(spec, ctx)

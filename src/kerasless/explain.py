@@ -1,0 +1,473 @@
+"""What every weight array of a model means: names, get_weights() indices, gate column blocks, equations, params.
+
+Everything here is read from the layer objects and from ``layers/layout.py`` (gate orders, array names, equation
+templates); nothing restates a gate order. Traces live in ``trace.py``, pictures and HTML in ``plots.py``.
+
+Example:
+    >>> import kerasless
+    >>> print(kerasless.explain(kerasless.load("char_lstm.keras")))
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .errors import KeraslessError
+from .layers import layout
+from .layers.recurrent import RecurrentLayer
+
+__all__ = ["explain", "Explanation", "LayerInfo", "WeightInfo", "Block", "gate_weights", "layout_tables_markdown",
+           "write_docs", "cli_explain", "cli_trace"]
+
+# Formulas of the activations people meet in recurrent models; "hard_sigmoid_k2" is Keras <= 2's hard_sigmoid.
+FORMULAS = {
+    "sigmoid": "sigmoid(x) = 1 / (1 + exp(-x))",
+    "tanh": "tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
+    "hard_sigmoid": "hard_sigmoid(x) = clip(x / 6 + 0.5, 0, 1)   (Keras 3 formula)",
+    "hard_sigmoid_k2": "hard_sigmoid(x) = clip(0.2 * x + 0.5, 0, 1)   (Keras <= 2 formula: this file was written "
+                       "by Keras 2; Keras 3 uses x / 6 + 0.5)",
+    "relu": "relu(x) = max(x, 0)",
+    "softmax": "softmax(x)_j = exp(x_j) / sum_k exp(x_k)   (over the last axis)",
+    "softsign": "softsign(x) = x / (1 + |x|)",
+    "elu": "elu(x) = x if x >= 0 else exp(x) - 1",
+}
+DISPLAY = {"hard_sigmoid_k2": "hard_sigmoid"}
+
+
+@dataclass
+class Block:
+    """Columns [start, stop) of a weight's last axis that belong to one gate (and, for GRU's (2, 3u) bias, a row)."""
+
+    gate: str  # layout role: input | forget | cell | output | update | reset | candidate
+    symbol: str  # W_i, U_f, b_z, br_h, ...: the gate_weights() key
+    start: int
+    stop: int
+    label: str = ""
+    row: int | None = None
+
+
+@dataclass
+class WeightInfo:
+    name: str  # Keras variable name: kernel, recurrent_kernel, bias, embeddings
+    index: int  # position in keras model.get_weights()
+    shape: tuple
+    label: str = ""
+    part: str | None = None  # "forward" / "backward" inside a Bidirectional
+    stored_as: str = ""  # the name or path inside the file
+    blocks: list[Block] | None = None
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    class_name: str
+    params: int
+    summary: str = ""
+    weights: list[WeightInfo] = field(default_factory=list)
+    equations: list[str] = field(default_factory=list)
+    activations: list[str] = field(default_factory=list)  # formulas of the activations the equations use
+    notes: list[str] = field(default_factory=list)
+    param_formula: str = ""
+
+
+@dataclass
+class Explanation:
+    """A model's weight map. ``str()`` is the text report; also ``to_markdown()``, ``to_json()``, ``to_dict()``."""
+
+    model: str
+    source: str
+    keras_version: str
+    params: int
+    layers: list[LayerInfo]
+
+    def to_dict(self) -> dict:
+        def clean(v):
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items() if x is not None and x != "" and x != []}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            return v
+
+        d = clean(asdict(self))
+        for layer in d["layers"]:  # keep empty lists that carry meaning
+            layer.setdefault("weights", [])
+            for w in layer["weights"]:
+                w["shape"] = list(w["shape"])
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def __str__(self) -> str:
+        return _render_text(self)
+
+    def to_markdown(self) -> str:
+        return _render_markdown(self)
+
+    def layer(self, name: str) -> LayerInfo:
+        for info in self.layers:
+            if info.name == name:
+                return info
+        raise KeyError(f"no layer {name!r}; layers: {', '.join(i.name for i in self.layers)}")
+
+
+# -- building the map ----------------------------------------------------------------------------------------------
+def explain(model) -> Explanation:
+    """Say what every weight array of ``model`` is.
+
+    Args:
+        model: a :class:`kerasless.Model` (or a path to a ``.keras`` / ``.h5`` file).
+    Returns:
+        an :class:`Explanation`: per layer, each weight's Keras name, global ``get_weights()`` index, shape, gate
+        column blocks, the layer's equations written with its own activations, and parameter counts.
+    Example:
+        >>> info = kerasless.explain(model)
+        >>> info.layer("lstm").weights[0].blocks[1]   # Block(gate='forget', symbol='W_f', start=128, stop=256)
+    """
+    if not hasattr(model, "_nodes"):
+        from . import load
+
+        model = load(model)
+    counter = iter(range(10**9))
+    layers = [_describe(layer, counter) for layer in model.layers]
+    return Explanation(model.name, str(model.source), str(model.keras_version), model.count_params(), layers)
+
+
+def _describe(layer, counter, part=None, info=None) -> LayerInfo:
+    info = info or LayerInfo(layer.name, layer.class_name, layer.count_params())
+    kind = type(layer).__name__
+    if isinstance(layer, RecurrentLayer):
+        _describe_recurrent(layer, counter, part, info)
+    elif kind == "BidirectionalLayer":
+        mode = layer.merge_mode
+        _describe(layer.forward, counter, "forward", info)
+        _describe(layer.backward, counter, "backward", info)
+        info.summary = f"forward + backward {layer.forward.class_name}({info.summary}), merge_mode={mode!r}"
+        info.notes = [
+            "weights: the forward layer's, then the backward layer's (keras get_weights() order)",
+            "forward runs t = 0 .. T-1; backward runs t = T-1 .. 0 (go_backwards) and its output sequence is "
+            "flipped back in time before merging",
+            f"y_t = {_MERGE_TEXT[mode]}",
+        ]
+    elif kind == "TimeDistributedLayer":
+        inner = layer.inner
+        _describe(inner, counter, part, info)
+        info.summary = f"{inner.class_name} applied to every timestep" + (f" ({info.summary})" if info.summary
+                                                                           else "")
+        info.notes.insert(0, "the same weights are applied at every timestep t: y[:, t] = inner(x[:, t])")
+    elif kind == "DenseLayer":
+        info.summary = f"{layer.units} units, activation={_show(layer.activation)}"
+        _plain_weights(layer, counter, layout.DENSE_ARRAYS, part, info)
+        info.equations += _fill(layout.DENSE_EQUATIONS, layer.activation, None, layer.use_bias)
+        info.activations += _formulas([layer.activation])
+    elif kind == "EmbeddingLayer":
+        vocab, dim = layer.weights[0].shape
+        info.summary = f"{vocab} token ids -> {dim} numbers" + (", id 0 masks its step" if layer.mask_zero else "")
+        _plain_weights(layer, counter, layout.EMBEDDING_ARRAYS, part, info)
+        info.equations += list(layout.EMBEDDING_EQUATIONS)
+    else:
+        info.summary = "no weights" if not layer.weights else f"{len(layer.weights)} weight arrays"
+        for name, w in zip(layer.weight_names, layer.weights):  # not expected: no other layer stores weights
+            info.weights.append(WeightInfo(name.split("/")[-1], next(counter), w.shape, "", part, name))
+    return info
+
+
+_MERGE_TEXT = {"concat": "concat(forward_t, backward_t)  (forward units first)", "sum": "forward_t + backward_t",
+               "mul": "forward_t * backward_t", "ave": "(forward_t + backward_t) / 2"}
+
+
+def _plain_weights(layer, counter, arrays, part, info) -> None:
+    for arr, w, stored in zip(arrays, layer.weights, layer.weight_names):
+        info.weights.append(WeightInfo(arr.name, next(counter), w.shape, arr.label, part, stored))
+
+
+def _variant(layer) -> str:
+    if hasattr(layer, "reset_after"):
+        return "reset_after" if layer.reset_after else "reset_before"
+    return "default"
+
+
+def _describe_recurrent(layer, counter, part, info) -> None:
+    lay, u = layer.LAYOUT, layer.units
+    ra = getattr(layer, "recurrent_activation", None)
+    if part != "backward":
+        opts = [f"{u} units", f"activation={_show(layer.activation)}"]
+        opts += [f"recurrent_activation={_show(ra)}"] if ra else []
+        opts += [f"reset_after={layer.reset_after}"] if hasattr(layer, "reset_after") else []
+        opts += [k for k in ("return_sequences", "go_backwards", "stateful") if getattr(layer, k, False)]
+        opts += ["use_bias=False"] if not layer.use_bias else []
+        info.summary = info.summary or ", ".join(opts)
+    for arr, w, stored in zip(layout.RECURRENT_ARRAYS, layer.weights, layer.weight_names):
+        two_rows = arr.name == "bias" and w.ndim == 2  # GRU(reset_after=True): (2, 3u)
+        rows = layout.GRU_BIAS_ROWS if two_rows else ((arr.symbol, ""),)
+        blocks = []
+        for r, (prefix, _) in enumerate(rows):
+            for g, gate in enumerate(lay.gates):
+                s = lay.block(g, u)
+                blocks.append(Block(gate.role, f"{prefix}_{gate.key}", s.start, s.stop, _gate_words(gate),
+                                    r if two_rows else None))
+        label = arr.label + ("; row 0 input bias, row 1 recurrent bias" if two_rows else "")
+        info.weights.append(WeightInfo(arr.name, next(counter), w.shape, label, part, stored, blocks))
+    eqs = _fill(lay.equations[_variant(layer)], layer.activation, ra, layer.use_bias)
+    if part == "backward" and eqs != info.equations:  # a custom backward_layer with other options
+        info.equations = ["forward:", *(f"  {e}" for e in info.equations), "backward:", *(f"  {e}" for e in eqs)]
+        info.activations += [f for f in _formulas([layer.activation, ra]) if f not in info.activations]
+    if part != "backward":
+        info.equations += eqs
+        info.activations += _formulas([layer.activation, ra])
+        states = ", ".join(f"{n}_t" for n in lay.states)
+        info.notes.append(f"x_t: input at step t ({layer.input_dim} numbers); {states}: state ({u} numbers each); "
+                          "· matrix product, * elementwise")
+        if layer.go_backwards:
+            info.notes.append("go_backwards: t runs from the last input step to the first, and the returned "
+                              "sequence is in that (reversed) order")
+    n_rows = 0 if not layer.use_bias else layer.weights[2].shape[0] if layer.weights[2].ndim == 2 else 1
+    total = layer.count_params()
+    terms = " + ".join(f"{int(np.prod(w.shape)):,}" for w in layer.weights)
+    formula = (f"{terms} = {lay.n_gates}·{u}·({layer.input_dim} + {u}" + (f" + {n_rows}" if n_rows else "")
+               + f") = {total:,}")
+    info.param_formula = formula if not info.param_formula else f"{info.param_formula}; backward {formula}"
+
+
+def _gate_words(gate) -> str:
+    return f"{gate.label} {gate.math} = {gate.var}" if gate.math else f"{gate.label} {gate.var}"
+
+
+def _show(name) -> str:
+    return DISPLAY.get(name, name)
+
+
+def _formulas(names) -> list[str]:
+    seen = []
+    for n in names:
+        if n and n in FORMULAS and FORMULAS[n] not in seen:
+            seen.append(FORMULAS[n])
+    return seen
+
+
+def _fill(templates, a, ra, use_bias) -> list[str]:
+    """Equation templates with the layer's activations; optional bias terms `[ + b]` kept only with use_bias."""
+    out = []
+    for t in templates:
+        t = re.sub(r"\[([^\]]*)\]", r"\1" if use_bias else "", t)
+        for key, name in (("{a}", a), ("{ra}", ra)):
+            t = _unwrap(t, key) if name == "linear" else t.replace(key, _show(name) or "")
+        out.append(t)
+    return out
+
+
+def _unwrap(text: str, key: str) -> str:
+    """Drop ``key(`` and its matching ``)``: linear(v) is just v."""
+    while key + "(" in text:
+        i = text.index(key + "(")
+        depth, j = 0, i + len(key)
+        for j in range(i + len(key), len(text)):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+        text = text[:i] + text[i + len(key) + 1:j] + text[j + 1:]
+    return text
+
+
+# -- named arrays --------------------------------------------------------------------------------------------------
+def gate_weights(model, layer_name: str) -> dict[str, np.ndarray]:
+    """Named pieces of one layer's real weights: ``W_i, U_i, b_i, ...`` (GRU reset_after: also ``br_*``).
+
+    Args:
+        model: a kerasless Model.
+        layer_name: a layer's name; Bidirectional keys are prefixed ``forward/`` and ``backward/``; TimeDistributed
+            returns its inner layer's; Dense gives ``W, b``; Embedding ``E``.
+    Returns:
+        {symbol: array view}, e.g. ``W_f`` of shape (input_dim, units).
+    Example:
+        >>> gate_weights(model, "lstm")["W_f"].shape     # (1951, 128)
+    """
+    return _named(model.get_layer(layer_name))
+
+
+def _named(layer) -> dict[str, np.ndarray]:
+    kind = type(layer).__name__
+    if isinstance(layer, RecurrentLayer):
+        return layer.named_weights()
+    if kind == "BidirectionalLayer":
+        return {f"{p}/{k}": v for p, sub in (("forward", layer.forward), ("backward", layer.backward))
+                for k, v in _named(sub).items()}
+    if kind == "TimeDistributedLayer":
+        return _named(layer.inner)
+    arrays = {"DenseLayer": layout.DENSE_ARRAYS, "EmbeddingLayer": layout.EMBEDDING_ARRAYS}.get(kind, ())
+    return {a.symbol: w for a, w in zip(arrays, layer.weights)}
+
+
+# -- rendering -----------------------------------------------------------------------------------------------------
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _block_lines(w: WeightInfo) -> list[str]:
+    lines, row = [], object()
+    for b in w.blocks or []:
+        if b.row is not None and b.row != row:
+            row = b.row
+            lines.append(f"row {b.row}: {layout.GRU_BIAS_ROWS[b.row][1]}")
+        pad = "  " if b.row is not None else ""
+        n = len(str(w.shape[-1]))
+        width = 24 + sum(1 for ch in b.label if unicodedata.combining(ch))  # c̃ is two code points, one column
+        lines.append(f"{pad}columns {b.start:>{n}}–{b.stop - 1:<{n}}  {b.label:<{width}} {b.symbol}")
+    return lines
+
+
+def _render_text(e: Explanation) -> str:
+    out = [f'Model "{e.model}"  (Keras {e.keras_version}, {e.source})  {e.params:,} parameters in '
+           f"{sum(len(i.weights) for i in e.layers)} arrays (keras model.get_weights() order)"]
+    for info in e.layers:
+        if not info.weights and info.class_name == "InputLayer":
+            continue
+        out += ["", f"{info.name} ({info.class_name}" + (f": {info.summary}" if info.summary else "") + ")"
+                + (f"  {info.params:,} params" if info.params else "")]
+        for w in info.weights:
+            who = f"{w.part} {w.name}" if w.part else w.name
+            out.append(f"  get_weights()[{w.index}]  {who} {_shape(w.shape)}  {w.label}")
+            out += [f"      {line}" for line in _block_lines(w)]
+        if info.equations:
+            out += ["  equations:"] + [f"    {eq}" for eq in info.equations]
+        if info.activations:
+            out += ["  where:"] + [f"    {f}" for f in info.activations]
+        out += [f"  {note}" for note in info.notes]
+        if info.param_formula:
+            out.append(f"  params: {info.param_formula}")
+    return "\n".join(out)
+
+
+def _render_markdown(e: Explanation) -> str:
+    out = [f"# Weights of `{e.model}`", "",
+           f"Keras {e.keras_version}, `{e.source}`: **{e.params:,} parameters**, listed in `model.get_weights()` "
+           "order."]
+    for info in e.layers:
+        if not info.weights and info.class_name == "InputLayer":
+            continue
+        out += ["", f"## `{info.name}` — {info.class_name}" + (f" ({info.summary})" if info.summary else ""), ""]
+        if info.weights:
+            out += ["| index | weight | shape | columns (last axis) |", "|---:|---|---|---|"]
+            for w in info.weights:
+                who = f"{w.part} `{w.name}`" if w.part else f"`{w.name}`"
+                cols = "<br>".join(_block_lines(w)) or w.label
+                out.append(f"| {w.index} | {who} | `{_shape(w.shape)}` | {cols} |")
+        if info.equations:
+            out += ["", "```text", *info.equations, *(["where:", *info.activations] if info.activations else []),
+                    "```"]
+        out += [f"- {note}" for note in info.notes]
+        if info.param_formula:
+            out.append(f"- params: {info.param_formula}")
+    return "\n".join(out) + "\n"
+
+
+# -- docs: tables generated from layout.py --------------------------------------------------------------------------
+def layout_tables_markdown() -> dict[str, str]:
+    """The generated sections of docs/weight-layouts.md, by marker name (all read from ``layers/layout.py``)."""
+    sections = {}
+    for cls, cell in layout.CELLS.items():
+        rows = ["| array | shape | " + " | ".join(f"cols {i}u–{i + 1}u" for i in range(cell.n_gates)) + " |",
+                "|---|---|" + "---|" * cell.n_gates]
+        for arr in layout.RECURRENT_ARRAYS:
+            shape = arr.shape.replace("n*", f"{cell.n_gates}*" if cell.n_gates > 1 else "")
+            rows.append(f"| `{arr.name}` | `{shape}` | " + " | ".join(
+                f"{_gate_words(g)} (`{arr.symbol}_{g.key}`)" for g in cell.gates) + " |")
+        if cls == "GRU":
+            for r, (prefix, words) in enumerate(layout.GRU_BIAS_ROWS):
+                rows.append(f"| `bias[{r}]` (reset_after=True) | `(2, 3*units)` row {r}: {words} | " + " | ".join(
+                    f"`{prefix}_{g.key}`" for g in cell.gates) + " |")
+        eq = [f"**{v}**:\n\n```text\n" + "\n".join(lines) + "\n```" for v, lines in cell.equations.items()]
+        sections[cls] = "\n".join(rows) + "\n\nEquations (`{a}` = activation, `{ra}` = recurrent_activation, " \
+                                          "`[ + b]` only when use_bias):\n\n" + "\n\n".join(eq)
+    for name, arrays, eqs in (("Dense", layout.DENSE_ARRAYS, layout.DENSE_EQUATIONS),
+                              ("Embedding", layout.EMBEDDING_ARRAYS, layout.EMBEDDING_EQUATIONS)):
+        rows = ["| array | shape | meaning |", "|---|---|---|"]
+        rows += [f"| `{a.name}` (`{a.symbol}`) | `{a.shape}` | {a.label} |" for a in arrays]
+        sections[name] = "\n".join(rows) + "\n\n```text\n" + "\n".join(eqs) + "\n```"
+    rows = ["| layout | cell | gate blocks, in stored order | stored arrays | to get the Keras 3 arrays |",
+            "|---|---|---|---|---|"]
+    for f in layout.FOREIGN:
+        gates = {g.key: g for g in layout.CELLS[f.cell].gates}
+        order = " \\| ".join(f"{gates[k].label} ({k})" for k in f.order)
+        rows.append(f"| {f.source} | {f.cell} | {order} | {f.arrays} | {f.to_keras} |")
+    keras = " \\| ".join(f"{g.label} ({g.key})" for g in layout.LSTM.gates)
+    rows.insert(2, f"| Keras 2 / 3 LSTM | LSTM | {keras} | kernel, recurrent_kernel, bias | (itself) |")
+    sections["foreign"] = "\n".join(rows)
+    sections["hard_sigmoid"] = "\n".join(f"- `{k}`: `{v}`" for k, v in FORMULAS.items() if "hard" in k)
+    return sections
+
+
+def write_docs(path="docs/weight-layouts.md", check: bool = False) -> bool:
+    """Refill the ``<!-- generated:NAME -->`` ... ``<!-- /generated -->`` sections of ``path`` from the code.
+
+    Returns True when the file already matched; with ``check`` it is not rewritten.
+    """
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    sections = layout_tables_markdown()
+
+    def fill(m):
+        return f"{m.group(1)}\n{sections[m.group(2)]}\n<!-- /generated -->"
+
+    new = re.sub(r"(<!-- generated:(\w+) -->)\n.*?<!-- /generated -->", fill, text, flags=re.S)
+    if not check and new != text:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(new)
+    return new == text
+
+
+# -- command line --------------------------------------------------------------------------------------------------
+def cli_explain(args) -> None:
+    """``kerasless explain MODEL [--format text|markdown|json] [--plot PNG] [--html HTML [--input NPY]]``."""
+    from . import load
+
+    model = load(args.model)
+    info = explain(model)
+    fmt = getattr(args, "format", "text") or "text"
+    print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt](info))
+    if getattr(args, "input", None) and not getattr(args, "html", None):
+        raise KeraslessError("explain: --input is used with --html (to trace the gates); for a trace alone use "
+                             "`kerasless trace MODEL INPUT`")
+    if getattr(args, "plot", None):
+        from .plots import plot_weights
+
+        plot_weights(model, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if getattr(args, "html", None):
+        from .plots import html_report
+
+        x = np.load(args.input, allow_pickle=False) if args.input else None
+        html_report(model, args.html, x)
+        print(f"wrote {args.html}", file=sys.stderr)
+
+
+def cli_trace(args) -> None:
+    """``kerasless trace MODEL INPUT [--out NPZ] [--plot PNG]``: every gate and state at every step."""
+    from . import load
+    from .trace import trace
+
+    model = load(args.model)
+    tr = trace(model, np.load(args.input, allow_pickle=False))
+    if getattr(args, "out", None):
+        tr.save(args.out)
+    if getattr(args, "plot", None):
+        from .plots import plot_trace
+
+        plot_trace(tr, args.plot)
+    print(tr.describe())
+    for path in (getattr(args, "out", None), getattr(args, "plot", None)):
+        if path:
+            print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # python -m kerasless.explain --write-docs [PATH]
+    if sys.argv[1:2] != ["--write-docs"]:
+        sys.exit("usage: python -m kerasless.explain --write-docs [docs/weight-layouts.md]")
+    target = sys.argv[2] if len(sys.argv) > 2 else "docs/weight-layouts.md"
+    print(f"{target}: {'unchanged' if write_docs(target) else 'rewritten'}")

@@ -1,0 +1,539 @@
+/* kerasless C runtime: the kernels of kerasless/export/plan.py KERNELS, float32, C99, no allocation.
+ *
+ * Included by generated code after it #defines the KL_USE_* switches it needs (see runtime.h).
+ * Buffers are flat float arrays in C order; `batch` is the number of samples in the call, every other size
+ * comes from the plan. Semantics follow kerasless.layers (activations.py, recurrent.run) operation for operation.
+ */
+#include "runtime.h"
+
+#include <math.h>
+#include <string.h>
+
+#ifdef KL_LINT /* compile every kernel with external linkage so nothing is "unused" */
+#define KL_API
+#define KL_USE_ALL
+#else
+#define KL_API static
+#endif
+
+#ifdef KL_USE_ALL
+#define KL_USE_DENSE
+#define KL_USE_LSTM
+#define KL_USE_GRU
+#define KL_USE_SIMPLE_RNN
+#define KL_USE_EMBEDDING
+#define KL_USE_MASK_TOKENS
+#define KL_USE_MASK_VALUES
+#define KL_USE_APPLY_MASK
+#define KL_USE_ACTIVATION
+#define KL_USE_REVERSE_TIME
+#define KL_USE_MERGE
+#define KL_USE_PERMUTE
+#define KL_USE_REPEAT
+#define KL_USE_ALL_ACTIVATIONS
+#endif
+
+/* ---- linear algebra ------------------------------------------------------------------------------------- */
+
+/* y[0:n_out] = x[0:n_in] . W[:, 0:n_out], W row-major with row stride ld (sums over i in order). */
+static inline void kl_vecmat(const float *restrict x, int n_in, const float *restrict W, int ld, int n_out,
+                             float *restrict y)
+{
+    int i, j;
+    for (j = 0; j < n_out; ++j) y[j] = 0.0f;
+    for (i = 0; i < n_in; ++i) {
+        const float xi = x[i];
+        const float *restrict w = W + (size_t)i * (size_t)ld;
+        for (j = 0; j < n_out; ++j) y[j] += xi * w[j];
+    }
+}
+
+/* y (rows, n_out) = x (rows, n_in) . W (n_in, n_out) (+ b) */
+static inline void kl_matmul_bias(const float *x, int rows, int n_in, const float *W, int n_out, const float *b,
+                                  float *y)
+{
+    int r, j;
+    for (r = 0; r < rows; ++r) {
+        float *yr = y + (size_t)r * (size_t)n_out;
+        kl_vecmat(x + (size_t)r * (size_t)n_in, n_in, W, n_out, n_out, yr);
+        if (b != NULL)
+            for (j = 0; j < n_out; ++j) yr[j] += b[j];
+    }
+}
+
+/* ---- scalar helpers (float32, same formulas as kerasless/layers/activations.py) ------------------------- */
+
+static inline float kl_sigmoidf(float x) /* split by sign: exp never overflows */
+{
+    const float e = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+static inline float kl_softplusf(float x) /* numpy logaddexp(x, 0) for float32 */
+{
+    if (x == 0.0f) return 0.6931472f;
+    if (x > 0.0f) return x + log1pf(expf(-x));
+    if (x <= 0.0f) return log1pf(expf(x));
+    return x; /* NaN */
+}
+
+static inline float kl_hard_sigmoidf(float x) /* Keras 3: clip(x/6 + 0.5, 0, 1) */
+{
+    const float v = x / 6.0f + 0.5f;
+    return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+}
+
+static inline float kl_eluf(float x, float alpha) { return x >= 0.0f ? x : alpha * expm1f(x); }
+
+static inline float kl_clipf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* ---- activations: in place on one row of n floats ----------------------------------------------------- */
+#define KL_ELEMENTWISE(name, expr)                                                                             \
+    KL_API void kl_act_##name(float *x, int n)                                                                 \
+    {                                                                                                          \
+        int i;                                                                                                 \
+        for (i = 0; i < n; ++i) {                                                                              \
+            const float v = x[i];                                                                              \
+            x[i] = (expr);                                                                                     \
+        }                                                                                                      \
+    }
+
+#if defined(KL_USE_ACT_LINEAR) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_API void kl_act_linear(float *x, int n) { (void)x; (void)n; }
+#endif
+#if defined(KL_USE_ACT_TANH) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(tanh, tanhf(v))
+#endif
+#if defined(KL_USE_ACT_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(sigmoid, kl_sigmoidf(v))
+#endif
+#if defined(KL_USE_ACT_HARD_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(hard_sigmoid, kl_hard_sigmoidf(v))
+#endif
+#if defined(KL_USE_ACT_HARD_SIGMOID_K2) || defined(KL_USE_ALL_ACTIVATIONS) /* Keras <= 2: clip(0.2x + 0.5) */
+KL_ELEMENTWISE(hard_sigmoid_k2, kl_clipf(0.2f * v + 0.5f, 0.0f, 1.0f))
+#endif
+#if defined(KL_USE_ACT_RELU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(relu, v < 0.0f ? 0.0f : v)
+#endif
+#if defined(KL_USE_ACT_RELU6) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(relu6, v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v))
+#endif
+#if defined(KL_USE_ACT_LEAKY_RELU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(leaky_relu, v < 0.2f * v ? 0.2f * v : v)
+#endif
+#if defined(KL_USE_ACT_ELU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(elu, kl_eluf(v, 1.0f))
+#endif
+#if defined(KL_USE_ACT_SELU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(selu, 1.050701f * kl_eluf(v, 1.6732632f))
+#endif
+#if defined(KL_USE_ACT_CELU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(celu, (v < 0.0f ? 0.0f : v) + expm1f(v < 0.0f ? v : 0.0f))
+#endif
+#if defined(KL_USE_ACT_SOFTPLUS) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(softplus, kl_softplusf(v))
+#endif
+#if defined(KL_USE_ACT_SOFTSIGN) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(softsign, v / (1.0f + fabsf(v)))
+#endif
+#if defined(KL_USE_ACT_SILU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(silu, v * kl_sigmoidf(v))
+#endif
+#if defined(KL_USE_ACT_HARD_SILU) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(hard_silu, v * kl_hard_sigmoidf(v))
+#endif
+#if defined(KL_USE_ACT_GELU) || defined(KL_USE_ALL_ACTIVATIONS) /* exact: erf in double, rounded like numpy */
+KL_ELEMENTWISE(gelu, (v * ((float)erf((double)v / 1.4142135623730951) + 1.0f)) / 2.0f)
+#endif
+#if defined(KL_USE_ACT_EXPONENTIAL) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(exponential, expf(v))
+#endif
+#if defined(KL_USE_ACT_MISH) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(mish, v * tanhf(kl_softplusf(v)))
+#endif
+#if defined(KL_USE_ACT_LOG_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(log_sigmoid, -kl_softplusf(-v))
+#endif
+#if defined(KL_USE_ACT_HARD_TANH) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(hard_tanh, kl_clipf(v, -1.0f, 1.0f))
+#endif
+#if defined(KL_USE_ACT_TANH_SHRINK) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(tanh_shrink, v - tanhf(v))
+#endif
+#if defined(KL_USE_ACT_SOFT_SHRINK) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(soft_shrink, v > 0.5f ? v - 0.5f : (v < -0.5f ? v + 0.5f : 0.0f))
+#endif
+#if defined(KL_USE_ACT_HARD_SHRINK) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(hard_shrink, fabsf(v) > 0.5f ? v : 0.0f)
+#endif
+#if defined(KL_USE_ACT_SQUAREPLUS) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(squareplus, (v + sqrtf(v * v + 4.0f)) / 2.0f)
+#endif
+#if defined(KL_USE_ACT_SPARSE_PLUS) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(sparse_plus, v <= -1.0f ? 0.0f : (v < 1.0f ? 0.25f * ((v + 1.0f) * (v + 1.0f)) : v))
+#endif
+#if defined(KL_USE_ACT_SPARSE_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_ELEMENTWISE(sparse_sigmoid, kl_clipf(0.5f * (v + 1.0f), 0.0f, 1.0f))
+#endif
+
+#if defined(KL_USE_ACT_SOFTMAX) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_API void kl_act_softmax(float *x, int n) /* e = exp(x - max); e / sum(e) */
+{
+    int i;
+    float m = x[0], s = 0.0f;
+    for (i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+    for (i = 0; i < n; ++i) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    for (i = 0; i < n; ++i) x[i] = x[i] / s;
+}
+#endif
+#if defined(KL_USE_ACT_LOG_SOFTMAX) || defined(KL_USE_ALL_ACTIVATIONS)
+KL_API void kl_act_log_softmax(float *x, int n) /* s = x - max; s - log(sum(exp(s))) */
+{
+    int i;
+    float m = x[0], s = 0.0f, l;
+    for (i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+    for (i = 0; i < n; ++i) {
+        x[i] = x[i] - m;
+        s += expf(x[i]);
+    }
+    l = logf(s);
+    for (i = 0; i < n; ++i) x[i] = x[i] - l;
+}
+#endif
+#if defined(KL_USE_ACT_SPARSEMAX) || defined(KL_USE_ALL_ACTIVATIONS)
+/* Position p (0-based) of the descending order, found without scratch memory: the largest value below the
+ * previous one, ties by index. Returns the index of that element; *pv / *pi carry the previous pick. */
+static int kl_next_desc(const float *x, int n, float *pv, int *pi, int first)
+{
+    int i, best = -1;
+    for (i = 0; i < n; ++i) {
+        const int after = first || x[i] < *pv || (x[i] == *pv && i > *pi);
+        if (after && (best < 0 || x[i] > x[best])) best = i;
+    }
+    if (best < 0) best = 0; /* only with NaNs */
+    *pv = x[best];
+    *pi = best;
+    return best;
+}
+
+/* z = sort(x) descending; k = 1..n; cum = cumsum(z); k_z = count(1 + k*z > cum);
+ * tau = (cum[k_z - 1] - 1) / k_z; y = max(x - tau, 0).  O(n^2), no scratch. */
+KL_API void kl_act_sparsemax(float *x, int n)
+{
+    int p, kz = 0, pi = 0;
+    float pv = 0.0f, cum = 0.0f, cum_kz = 0.0f, tau;
+    for (p = 0; p < n; ++p) {
+        const float z = x[kl_next_desc(x, n, &pv, &pi, p == 0)];
+        cum += z;
+        if (1.0f + (float)(p + 1) * z > cum) kz += 1;
+    }
+    if (kz == 0) kz = n;
+    cum = 0.0f;
+    for (p = 0; p < kz; ++p) {
+        cum += x[kl_next_desc(x, n, &pv, &pi, p == 0)];
+        cum_kz = cum;
+    }
+    tau = (cum_kz - 1.0f) / (float)kz;
+    for (p = 0; p < n; ++p) x[p] = x[p] - tau < 0.0f ? 0.0f : x[p] - tau;
+}
+#endif
+
+/* ---- dense / activation -------------------------------------------------------------------------------- */
+#ifdef KL_USE_DENSE
+/* y (rows, units) = act(x (rows, n_in) . W (n_in, units) + b); b may be NULL, act may be NULL (linear). */
+KL_API void kl_dense(const float *x, int rows, int n_in, int units, const float *W, const float *b, kl_act act,
+                     float *y)
+{
+    int r;
+    kl_matmul_bias(x, rows, n_in, W, units, b, y);
+    if (act != NULL)
+        for (r = 0; r < rows; ++r) act(y + (size_t)r * (size_t)units, units);
+}
+#endif
+
+#ifdef KL_USE_ACTIVATION
+/* y (rows, n) = act(x) row by row */
+KL_API void kl_activation(const float *x, int rows, int n, kl_act act, float *y)
+{
+    int r;
+    memcpy(y, x, (size_t)rows * (size_t)n * sizeof(float));
+    for (r = 0; r < rows; ++r) act(y + (size_t)r * (size_t)n, n);
+}
+#endif
+
+/* ---- recurrent layers: one loop (masks, go_backwards, return_sequences, state) over a step function ----- */
+#if defined(KL_USE_LSTM) || defined(KL_USE_GRU) || defined(KL_USE_SIMPLE_RNN)
+typedef struct {
+    int seqs, steps, input_dim, units, gates; /* seqs: independent sequences per sample (TimeDistributed) */
+    const float *W, *U, *b, *br;              /* (input_dim, gates*units), (units, gates*units), (gates*units,) */
+    kl_act act, ract;                          /* activation, recurrent_activation (NULL for SimpleRNN) */
+    int reset_after, go_backwards, return_sequences, zero_output_for_mask;
+} kl_rnn;
+
+/* Floats of scratch a recurrent call needs (independent of batch). */
+#define KL_RNN_SCRATCH(steps, gates, units) (((steps) + 2) * (gates) * (units) + 6 * (units))
+
+/* One timestep: st (n_states*units) -> nst; nst[0:units] is the new h (the step output). tmp: 2*gates*units. */
+typedef void (*kl_step)(const kl_rnn *p, const float *xp_t, const float *st, float *nst, float *tmp);
+
+/* Run `step` over every sequence, exactly like kerasless.layers.recurrent.run:
+ *   x (batch*seqs, steps, input_dim); mask (batch, steps) or NULL; state (batch*seqs, n_states*units) or NULL.
+ *   A masked step keeps the states and repeats the previous output (zeros before the first valid step), or
+ *   outputs zeros with zero_output_for_mask. go_backwards consumes t = steps-1 .. 0 and emits outputs in that
+ *   processing order. y is (batch*seqs, steps, units) with return_sequences, else (batch*seqs, units). */
+static void kl_rnn_run(const kl_rnn *p, kl_step step, int n_states, const float *x, const float *mask, float *y,
+                       float *state, float *scratch, int batch)
+{
+    const int u = p->units, g = p->gates * p->units, ns = n_states * p->units;
+    float *xp = scratch;                           /* (steps, g) input projection */
+    float *st = xp + (size_t)p->steps * (size_t)g; /* (ns) states */
+    float *nst = st + 2 * u;                       /* (ns) new states */
+    float *prev = nst + 2 * u;                     /* (u) previous output */
+    float *tmp = prev + u;                         /* (2g) step temporaries */
+    int s, k, j;
+    for (s = 0; s < batch * p->seqs; ++s) {
+        const float *m = mask != NULL ? mask + (size_t)(s / p->seqs) * (size_t)p->steps : NULL;
+        float *out = y + (size_t)s * (size_t)u * (size_t)(p->return_sequences ? p->steps : 1);
+        kl_matmul_bias(x + (size_t)s * (size_t)p->steps * (size_t)p->input_dim, p->steps, p->input_dim, p->W, g,
+                       p->b, xp);
+        if (state != NULL) memcpy(st, state + (size_t)s * (size_t)ns, (size_t)ns * sizeof(float));
+        else memset(st, 0, (size_t)ns * sizeof(float));
+        memset(prev, 0, (size_t)u * sizeof(float));
+        for (k = 0; k < p->steps; ++k) {
+            const int t = p->go_backwards ? p->steps - 1 - k : k;
+            step(p, xp + (size_t)t * (size_t)g, st, nst, tmp);
+            if (m == NULL || m[t] != 0.0f) {
+                memcpy(st, nst, (size_t)ns * sizeof(float));
+                memcpy(prev, st, (size_t)u * sizeof(float));
+            } else if (p->zero_output_for_mask) {
+                memset(prev, 0, (size_t)u * sizeof(float));
+            }
+            if (p->return_sequences)
+                for (j = 0; j < u; ++j) out[(size_t)k * (size_t)u + j] = prev[j];
+        }
+        if (!p->return_sequences) memcpy(out, prev, (size_t)u * sizeof(float));
+        if (state != NULL) memcpy(state + (size_t)s * (size_t)ns, st, (size_t)ns * sizeof(float));
+    }
+}
+#endif
+
+#ifdef KL_USE_LSTM
+/* z = xp_t + h.U; i=ra(z_i) f=ra(z_f) g=a(z_c) o=ra(z_o); c' = f*c + i*g; h' = o*a(c') */
+static void kl_lstm_step(const kl_rnn *p, const float *xp_t, const float *st, float *nst, float *tmp)
+{
+    const int u = p->units;
+    const float *h = st, *c = st + u;
+    float *z = tmp, *ac = tmp + 4 * u, *nh = nst, *nc = nst + u;
+    int j;
+    kl_vecmat(h, u, p->U, 4 * u, 4 * u, z);
+    for (j = 0; j < 4 * u; ++j) z[j] = xp_t[j] + z[j];
+    p->ract(z, u);
+    p->ract(z + u, u);
+    p->act(z + 2 * u, u);
+    p->ract(z + 3 * u, u);
+    for (j = 0; j < u; ++j) nc[j] = z[u + j] * c[j] + z[j] * z[2 * u + j];
+    memcpy(ac, nc, (size_t)u * sizeof(float));
+    p->act(ac, u);
+    for (j = 0; j < u; ++j) nh[j] = z[3 * u + j] * ac[j];
+}
+
+KL_API void kl_lstm(const kl_rnn *p, const float *x, const float *mask, float *y, float *state, float *scratch,
+                    int batch)
+{
+    kl_rnn_run(p, kl_lstm_step, 2, x, mask, y, state, scratch, batch);
+}
+#endif
+
+#ifdef KL_USE_GRU
+/* reset_after: hu = h.U + br; z=ra(xz+hu_z) r=ra(xr+hu_r) hh=a(xh + r*hu_h)
+ * else:        hu = h.U_zr;   z=ra(xz+hu_z) r=ra(xr+hu_r) hh=a(xh + (r*h).U_h)
+ * h' = z*h + (1-z)*hh */
+static void kl_gru_step(const kl_rnn *p, const float *xp_t, const float *st, float *nst, float *tmp)
+{
+    const int u = p->units;
+    const float *h = st;
+    float *hu = tmp, *z = tmp + 3 * u, *r = tmp + 4 * u, *hh = tmp + 5 * u;
+    int j;
+    if (p->reset_after) {
+        kl_vecmat(h, u, p->U, 3 * u, 3 * u, hu);
+        if (p->br != NULL)
+            for (j = 0; j < 3 * u; ++j) hu[j] += p->br[j];
+    } else {
+        kl_vecmat(h, u, p->U, 3 * u, 2 * u, hu);
+    }
+    for (j = 0; j < u; ++j) {
+        z[j] = xp_t[j] + hu[j];
+        r[j] = xp_t[u + j] + hu[u + j];
+    }
+    p->ract(z, u);
+    p->ract(r, u);
+    if (p->reset_after) {
+        for (j = 0; j < u; ++j) hh[j] = xp_t[2 * u + j] + r[j] * hu[2 * u + j];
+    } else {
+        float *rh = hu; /* hu's first u floats are no longer needed */
+        for (j = 0; j < u; ++j) rh[j] = r[j] * h[j];
+        kl_vecmat(rh, u, p->U + 2 * u, 3 * u, u, hh);
+        for (j = 0; j < u; ++j) hh[j] = xp_t[2 * u + j] + hh[j];
+    }
+    p->act(hh, u);
+    for (j = 0; j < u; ++j) nst[j] = z[j] * h[j] + (1.0f - z[j]) * hh[j];
+}
+
+KL_API void kl_gru(const kl_rnn *p, const float *x, const float *mask, float *y, float *state, float *scratch,
+                   int batch)
+{
+    kl_rnn_run(p, kl_gru_step, 1, x, mask, y, state, scratch, batch);
+}
+#endif
+
+#ifdef KL_USE_SIMPLE_RNN
+/* h' = a(xp_t + h.U) */
+static void kl_simple_rnn_step(const kl_rnn *p, const float *xp_t, const float *st, float *nst, float *tmp)
+{
+    const int u = p->units;
+    int j;
+    kl_vecmat(st, u, p->U, u, u, tmp);
+    for (j = 0; j < u; ++j) nst[j] = xp_t[j] + tmp[j];
+    p->act(nst, u);
+}
+
+KL_API void kl_simple_rnn(const kl_rnn *p, const float *x, const float *mask, float *y, float *state,
+                          float *scratch, int batch)
+{
+    kl_rnn_run(p, kl_simple_rnn_step, 1, x, mask, y, state, scratch, batch);
+}
+#endif
+
+/* ---- embedding and masks ------------------------------------------------------------------------------- */
+#ifdef KL_USE_EMBEDDING
+/* y (n, dim) = E[trunc(ids)]; returns KL_ERR_TOKEN for an id that is not a number in [0, vocab) */
+KL_API int kl_embedding(const float *ids, int n, const float *E, int vocab, int dim, float *y)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        const float v = ids[i];
+        long id;
+        if (!(v > -1.0f && v < 2147483647.0f)) return KL_ERR_TOKEN;
+        id = (long)v; /* truncates toward zero, like numpy astype(int64) */
+        if (id >= (long)vocab) return KL_ERR_TOKEN;
+        memcpy(y + (size_t)i * (size_t)dim, E + (size_t)id * (size_t)dim, (size_t)dim * sizeof(float));
+    }
+    return KL_OK;
+}
+#endif
+
+#ifdef KL_USE_MASK_TOKENS
+/* mask[i] = ids[i] != 0 (the raw value: 0.5 is a valid step that embeds as token 0) */
+KL_API void kl_mask_tokens(const float *ids, int n, float *mask)
+{
+    int i;
+    for (i = 0; i < n; ++i) mask[i] = ids[i] != 0.0f ? 1.0f : 0.0f;
+}
+#endif
+
+#ifdef KL_USE_MASK_VALUES
+/* mask (rows) = any(x[r, :] != value) */
+KL_API void kl_mask_values(const float *x, int rows, int features, float value, float *mask)
+{
+    int r, f;
+    for (r = 0; r < rows; ++r) {
+        const float *xr = x + (size_t)r * (size_t)features;
+        float keep = 0.0f;
+        for (f = 0; f < features; ++f)
+            if (xr[f] != value) keep = 1.0f;
+        mask[r] = keep;
+    }
+}
+#endif
+
+#ifdef KL_USE_APPLY_MASK
+/* y[r, :] = x[r, :] * mask[r] */
+KL_API void kl_apply_mask(const float *x, const float *mask, int rows, int features, float *y)
+{
+    int r, f;
+    for (r = 0; r < rows; ++r)
+        for (f = 0; f < features; ++f)
+            y[(size_t)r * (size_t)features + f] = x[(size_t)r * (size_t)features + f] * mask[r];
+}
+#endif
+
+/* ---- shape and merge kernels ------------------------------------------------------------------------- */
+#ifdef KL_USE_REVERSE_TIME
+/* y[b, t] = x[b, steps-1-t], rows of `features` */
+KL_API void kl_reverse_time(const float *x, int batch, int steps, int features, float *y)
+{
+    int b, t;
+    const size_t row = (size_t)features * sizeof(float);
+    for (b = 0; b < batch; ++b)
+        for (t = 0; t < steps; ++t)
+            memcpy(y + ((size_t)b * (size_t)steps + (size_t)t) * (size_t)features,
+                   x + ((size_t)b * (size_t)steps + (size_t)(steps - 1 - t)) * (size_t)features, row);
+}
+#endif
+
+#ifdef KL_USE_MERGE
+/* rows of a (a_dim) and b (b_dim): concat [a | b], sum, mul, ave (a + b) / 2 */
+KL_API void kl_merge(const float *a, const float *b, int rows, int a_dim, int b_dim, int mode, float *y)
+{
+    int r, j;
+    for (r = 0; r < rows; ++r) {
+        const float *ar = a + (size_t)r * (size_t)a_dim, *br = b + (size_t)r * (size_t)b_dim;
+        if (mode == KL_MERGE_CONCAT) {
+            float *yr = y + (size_t)r * (size_t)(a_dim + b_dim);
+            memcpy(yr, ar, (size_t)a_dim * sizeof(float));
+            memcpy(yr + a_dim, br, (size_t)b_dim * sizeof(float));
+            continue;
+        }
+        for (j = 0; j < a_dim; ++j) {
+            float *yj = y + (size_t)r * (size_t)a_dim + j;
+            if (mode == KL_MERGE_SUM) *yj = ar[j] + br[j];
+            else if (mode == KL_MERGE_MUL) *yj = ar[j] * br[j];
+            else *yj = (ar[j] + br[j]) / 2.0f;
+        }
+    }
+}
+#endif
+
+#ifdef KL_USE_PERMUTE
+#define KL_MAX_RANK 8
+/* Per sample: y = transpose(x, dims); shape is the input's per-sample shape (rank <= KL_MAX_RANK). */
+KL_API void kl_permute(const float *x, int batch, int rank, const int *shape, const int *dims, float *y)
+{
+    size_t in_stride[KL_MAX_RANK], size = 1, i;
+    int idx[KL_MAX_RANK], d, b;
+    for (d = rank - 1; d >= 0; --d) {
+        in_stride[d] = size;
+        size *= (size_t)shape[d];
+    }
+    for (b = 0; b < batch; ++b) {
+        const float *xb = x + (size_t)b * size;
+        float *yb = y + (size_t)b * size;
+        for (d = 0; d < rank; ++d) idx[d] = 0;
+        for (i = 0; i < size; ++i) { /* idx walks the output in C order; output axis d is input axis dims[d] */
+            size_t src = 0;
+            for (d = 0; d < rank; ++d) src += (size_t)idx[d] * in_stride[dims[d]];
+            yb[i] = xb[src];
+            for (d = rank - 1; d >= 0; --d) {
+                if (++idx[d] < shape[dims[d]]) break;
+                idx[d] = 0;
+            }
+        }
+    }
+}
+#endif
+
+#ifdef KL_USE_REPEAT
+/* y (batch, n, features): x (batch, features) repeated n times */
+KL_API void kl_repeat(const float *x, int batch, int n, int features, float *y)
+{
+    int b, k;
+    for (b = 0; b < batch; ++b)
+        for (k = 0; k < n; ++k)
+            memcpy(y + ((size_t)b * (size_t)n + (size_t)k) * (size_t)features, x + (size_t)b * (size_t)features,
+                   (size_t)features * sizeof(float));
+}
+#endif

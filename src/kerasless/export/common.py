@@ -1,0 +1,89 @@
+"""Helpers every target shares: float32 literals, identifiers, the portable weights file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .plan import ExportError, Plan
+
+WEIGHTS_FORMAT = "kerasless-weights-1"
+
+
+def float_literal(v) -> str:
+    """Shortest decimal that round-trips to the same float32 (numpy's repr); 'inf', '-inf', 'nan' as such."""
+    return str(np.float32(v))
+
+
+def float_literals(array, suffix: str = "", special: dict | None = None) -> list[str]:
+    """Literals for a flat float32 array; ``special`` maps 'inf', '-inf', 'nan' to target spellings."""
+    special = special or {}
+    out = []
+    for v in np.asarray(array, np.float32).ravel():
+        s = float_literal(v)
+        out.append(special[s] if s in special else s + suffix)
+    return out
+
+
+def wrap(items: list[str], per_line: int = 8, indent: str = "    ") -> str:
+    """Comma-separated items, ``per_line`` to a line."""
+    lines = [indent + ", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n".join(lines)
+
+
+def check_identifier(name: str) -> str:
+    """``name`` if it is a valid C/JS/Java identifier (also used for file names), else an ExportError."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name or ""):
+        raise ExportError(f"--name {name!r} must be an identifier: a letter or _, then letters, digits or _")
+    return name
+
+
+def sanitize(name: str) -> str:
+    """A weight or layer name as an identifier fragment ('lstm/kernel' -> 'lstm_kernel')."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def weight_offsets(plan: Plan) -> dict[str, int]:
+    """Byte offset of every weight array in the weights file (arrays in Plan.weights order, back to back)."""
+    offsets, pos = {}, 0
+    for key, w in plan.weights.items():
+        offsets[key] = pos
+        pos += w.size * 4
+    return offsets
+
+
+def write_weights_file(plan: Plan, out_dir: Path, name: str) -> list[Path]:
+    """Write ``<name>.weights.bin`` (little-endian float32, arrays back to back) and ``<name>.weights.json``.
+
+    The manifest lists ``{"name", "offset" (bytes), "shape", "dtype": "<f4"}`` per array.
+    """
+    out_dir = Path(out_dir)
+    offsets = weight_offsets(plan)
+    bin_path, json_path = out_dir / f"{name}.weights.bin", out_dir / f"{name}.weights.json"
+    with open(bin_path, "wb") as f:
+        for w in plan.weights.values():
+            f.write(np.ascontiguousarray(w, dtype="<f4").tobytes())
+    manifest = {
+        "format": WEIGHTS_FORMAT, "model": plan.name, "byteorder": "little",
+        "total_bytes": sum(w.size * 4 for w in plan.weights.values()),
+        "arrays": [{"name": k, "offset": offsets[k], "shape": list(w.shape), "dtype": "<f4"}
+                   for k, w in plan.weights.items()],
+    }
+    json_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return [bin_path, json_path]
+
+
+def read_weights_file(json_path) -> dict[str, np.ndarray]:
+    """Read a weights file back through its manifest (for tests and other tools)."""
+    json_path = Path(json_path)
+    manifest = json.loads(json_path.read_text())
+    blob = (json_path.parent / json_path.name.replace(".weights.json", ".weights.bin")).read_bytes()
+    return {a["name"]: np.frombuffer(blob, a["dtype"], int(np.prod(a["shape"])), a["offset"]).reshape(a["shape"])
+            for a in manifest["arrays"]}
+
+
+def shape_comment(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

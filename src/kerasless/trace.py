@@ -1,0 +1,156 @@
+"""Record every gate activation and state of every recurrent layer at every timestep, through predict's own code.
+
+Conventions:
+- **time index = processing order**, like the sequence a Keras layer returns: for ``go_backwards`` (and the
+  backward half of a Bidirectional) index 0 is the *last* input step. ``steps`` maps each index to its input step.
+- **masked steps**: states (h, c) keep their previous values, exactly as predict carries them; the gates of a
+  masked step are NaN (Keras computes and discards them). ``mask`` (batch, time) is in processing order too.
+- A stateful model starts from its carried state and gets it back afterwards: tracing does not advance it.
+- ``TimeDistributed(RNN)`` traces have shape (batch*outer_time, time, units).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import KeraslessError
+from .layers.recurrent import RecurrentLayer
+
+__all__ = ["trace", "Trace", "LayerTrace"]
+
+
+@dataclass
+class LayerTrace:
+    """One call of one recurrent layer: ``arrays[name]`` is (batch, time, units) in processing order."""
+
+    name: str  # "lstm", "bidirectional/forward", "time_distributed/lstm"
+    class_name: str
+    go_backwards: bool
+    arrays: dict  # gate and state name -> (batch, time, units) float32
+    steps: np.ndarray  # (time,) input step processed at each index
+    mask: np.ndarray | None = None  # (batch, time) bool, processing order
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+    def keys(self):
+        return self.arrays.keys()
+
+
+class Trace(dict):
+    """{layer path: LayerTrace}, in call order; ``output`` is what predict returned for the same input."""
+
+    output = None
+
+    def flat(self) -> dict[str, np.ndarray]:
+        """{"lstm/i": (batch, time, units), ..., "lstm/steps": (time,), "lstm/mask": (batch, time)}."""
+        out = {}
+        for key, lt in self.items():
+            out.update({f"{key}/{k}": v for k, v in lt.arrays.items()})
+            out[f"{key}/steps"] = lt.steps
+            if lt.mask is not None:
+                out[f"{key}/mask"] = lt.mask
+        return out
+
+    def save(self, path) -> None:
+        """Write :meth:`flat` (plus ``output``) to an ``.npz`` file."""
+        out = self.flat()
+        if isinstance(self.output, np.ndarray):
+            out["output"] = self.output
+        np.savez(path, **out)
+
+    def describe(self) -> str:
+        lines = []
+        for key, lt in self.items():
+            shape = next(iter(lt.arrays.values())).shape if lt.arrays else ()
+            order = "last input step first (go_backwards)" if lt.go_backwards else "first input step first"
+            masked = f"; {int((~lt.mask).sum())} masked (row, step) pairs" if lt.mask is not None else ""
+            lines.append(f"{key} ({lt.class_name}): {', '.join(lt.arrays)} each {shape}; time index: {order}"
+                         f"{masked}")
+        return "\n".join(lines) or "no recurrent layers to trace"
+
+
+class _Recorder:
+    """The ``record(k, gates, states)`` callback of layers.recurrent.run for one layer call."""
+
+    def __init__(self, layer, x_shape, mask):
+        self.layer = layer
+        batch, steps = x_shape[0], x_shape[1]
+        self.steps = np.arange(steps)[::-1].copy() if layer.go_backwards else np.arange(steps)
+        self.mask = None if mask is None else np.asarray(mask, bool)[:, self.steps]  # (batch, time)
+        self.shape = (batch, steps, layer.units)
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _put(self, name, k, value, masked_nan):
+        if name not in self.arrays:
+            self.arrays[name] = np.full(self.shape, np.nan, np.float32)
+        value = np.asarray(value, np.float32)
+        if masked_nan and self.mask is not None:
+            value = np.where(self.mask[:, k, None], value, np.float32(np.nan))
+        self.arrays[name][:, k] = value
+
+    def __call__(self, k, gates, states):
+        for name, value in gates.items():
+            self._put(name, k, value, True)
+        for name, value in zip(self.layer.LAYOUT.states, states):
+            self._put(name, k, value, False)
+
+    def result(self, name) -> LayerTrace:
+        return LayerTrace(name, self.layer.class_name, self.layer.go_backwards, self.arrays, self.steps, self.mask)
+
+
+def _recurrent_layers(layer):
+    """Every RecurrentLayer in a layer tree (Bidirectional halves, TimeDistributed inner), with its path."""
+    if isinstance(layer, RecurrentLayer):
+        yield layer
+    for child in (getattr(layer, "forward", None), getattr(layer, "backward", None), getattr(layer, "inner", None)):
+        if child is not None:
+            yield from _recurrent_layers(child)
+
+
+def trace(model, x) -> Trace:
+    """Run ``model`` on ``x`` exactly as predict does and record every recurrent step.
+
+    Args:
+        model: a kerasless Model.
+        x: input as for ``model.predict``.
+    Returns:
+        a :class:`Trace`: ``trace["lstm"]["i"]`` is the input gate, (batch, time, units); LSTM records
+        ``i, f, g, o, h, c``, GRU ``z, r, hh, h``, SimpleRNN ``h``; ``trace.output`` is predict's output.
+    Example:
+        >>> tr = kerasless.trace.trace(model, x)        # or model.trace(x)
+        >>> np.allclose(tr["lstm"]["h"], tr["lstm"]["o"] * np.tanh(tr["lstm"]["c"]))
+    """
+    xs = model._check_inputs(x)
+    result = Trace()
+    layers = [sub for top in model.layers for sub in _recurrent_layers(top)]
+    saved = [(layer, layer.state) for layer in layers]
+    patched = []
+
+    def wrap(layer):
+        def call(x, mask=None, **kw):
+            rec = _Recorder(layer, x.shape, mask)
+            y = type(layer).call(layer, x, mask, record=rec, **kw)
+            name, n = layer.name, 1
+            while name in result:
+                name, n = f"{layer.name}[{n}]", n + 1
+            result[name] = rec.result(name)
+            return y
+
+        return call
+
+    try:
+        for layer in layers:
+            if "call" in vars(layer):
+                raise KeraslessError(f"trace: layer {layer.name!r} is already being traced")
+            layer.call = wrap(layer)
+            patched.append(layer)
+        result.output = model._run(xs, False)
+    finally:
+        for layer in patched:
+            del layer.call
+        for layer, state in saved:
+            layer.state = state
+    return result
