@@ -151,6 +151,16 @@ class Model:
             out.append(np.ascontiguousarray(a, dtype=np.float32))
         return out
 
+    def stream(self, batch_size: int = 1, initial_state=None):
+        """A :class:`~kerasless.stream.Stream`: feed one timestep at a time, state carried (O(1) per step).
+
+        Example:
+            >>> s = model.stream(); y_t = s.step(x[:, 0])
+        """
+        from .stream import Stream
+
+        return Stream(self, batch_size, initial_state)
+
     # -- state -------------------------------------------------------------------------------------------------
     @property
     def stateful(self) -> bool:

@@ -30,17 +30,24 @@ def run(step, params, xp, states, mask=None, *, go_backwards=False, return_seque
     outputs = np.empty((batch, steps, units), np.float32) if return_sequences else None
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     for k, t in enumerate(order):
-        y, new, gates = step(xp[:, t], states, params)
-        if mask is not None and not mask[:, t].all():
-            keep = mask[:, t, None]  # (batch, 1)
-            y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
-            new = tuple(np.where(keep, n, s) for n, s in zip(new, states))
-        states, prev = new, y
+        y, states, gates = masked_step(step, params, xp[:, t], states, prev,
+                                       None if mask is None else mask[:, t], zero_output_for_mask)
+        prev = y
         if outputs is not None:
             outputs[:, k] = y
         if record is not None:
             record(k, gates, states)
     return (outputs if return_sequences else prev), states
+
+
+def masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mask=False):
+    """One step with Keras's mask rule. keep: (batch,) bool or None. Returns (y_t, states, gates)."""
+    y, new, gates = step(xp_t, states, params)
+    if keep is not None and not keep.all():
+        keep = keep[:, None]  # (batch, 1)
+        y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
+        new = tuple(np.where(keep, n, s) for n, s in zip(new, states))
+    return y, new, gates
 
 
 def _not_true(v) -> bool:
