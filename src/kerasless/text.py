@@ -114,7 +114,7 @@ def generate_iter(model, vocab: Vocab, prime: str, length: int, temperature: flo
                 probs = stream.step(np.zeros(stream.step_shape, np.float32))[0]
             nxt = sample(probs, temperature, rng)
             yield vocab.chars[nxt]
-            probs = stream.step(_encode_steps(vocab, [nxt])[None])[0]
+            probs = stream.step(_encode_steps(vocab, [nxt]))[0]
         return
     width = len(vocab.chars)
     for _ in range(length):
