@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench clean
+.PHONY: demo test test-fast fixtures bench docs browser clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,18 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) --no-deps tf-keras==2.21.0
 	touch $@
 
+# Headless Chromium for the HTML report / web export render tests (Debian package; never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+		|| echo "no chromium: browser render tests will skip"
+
+docs:   ## regenerate the generated tables in docs/weight-layouts.md
+	$(PY) -m kerasless.layout_docs
+
 demo: $(VENV)/.base
 	$(VENV)/bin/kerasless demo
 
-test: $(VENV)/.test
+test: $(VENV)/.test browser
 	$(PY) -m pytest -q
 
 test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks

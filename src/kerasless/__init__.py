@@ -11,11 +11,12 @@ from __future__ import annotations
 from .errors import (InputError, KeraslessError, ModelFileError, UnsafeModelError, UnsupportedLayerError,
                      UnsupportedOptionError)
 from .graph import Model
+from .explain import explain  # noqa: E402  (the function; the module stays importable as kerasless.explain)
 from .io import read_file, read_live
 
 __version__ = "0.1.0"
 __all__ = [
-    "load", "from_keras", "Model",
+    "load", "from_keras", "Model", "explain",
     "KeraslessError", "ModelFileError", "UnsafeModelError", "UnsupportedLayerError", "UnsupportedOptionError",
     "InputError",
 ]

@@ -104,12 +104,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except KeraslessError as exc:
-        print(f"kerasless: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as exc:  # unreadable .npy inputs and the like
-        print(f"kerasless: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
+    except BrokenPipeError:  # e.g. `kerasless explain m.keras | head`
         return 0
+    except (KeraslessError, OSError, ValueError) as exc:  # our errors; unreadable .npy inputs and the like
+        print(f"kerasless: error: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -1,7 +1,8 @@
 """What every weight array of a model means: names, get_weights() indices, gate column blocks, equations, params.
 
 Everything here is read from the layer objects and from ``layers/layout.py`` (gate orders, array names, equation
-templates); nothing restates a gate order. Traces live in ``trace.py``, pictures and HTML in ``plots.py``.
+templates); nothing restates a gate order. Traces live in ``trace.py``, pictures and HTML in ``plots.py``, the
+generated tables of docs/weight-layouts.md in ``layout_docs.py``.
 
 Example:
     >>> import kerasless
@@ -22,8 +23,7 @@ from .errors import KeraslessError
 from .layers import layout
 from .layers.recurrent import RecurrentLayer
 
-__all__ = ["explain", "Explanation", "LayerInfo", "WeightInfo", "Block", "gate_weights", "layout_tables_markdown",
-           "write_docs", "cli_explain", "cli_trace"]
+__all__ = ["Block", "Explanation", "LayerInfo", "WeightInfo", "cli_explain", "cli_trace", "explain", "gate_weights"]
 
 # Formulas of the activations people meet in recurrent models; "hard_sigmoid_k2" is Keras <= 2's hard_sigmoid.
 FORMULAS = {
@@ -151,16 +151,16 @@ def _describe(layer, counter, part=None, info=None) -> LayerInfo:
         info.summary = f"forward + backward {layer.forward.class_name}({info.summary}), merge_mode={mode!r}"
         info.notes = [
             "weights: the forward layer's, then the backward layer's (keras get_weights() order)",
-            "forward runs t = 0 .. T-1; backward runs t = T-1 .. 0 (go_backwards) and its output sequence is "
-            "flipped back in time before merging",
+            ("forward runs t = 0 .. T-1; backward runs t = T-1 .. 0 (go_backwards) and its output sequence is "
+             "flipped back in time before merging"),
             f"y_t = {_MERGE_TEXT[mode]}",
         ]
     elif kind == "TimeDistributedLayer":
         inner = layer.inner
         _describe(inner, counter, part, info)
-        info.summary = f"{inner.class_name} applied to every timestep" + (f" ({info.summary})" if info.summary
-                                                                           else "")
-        info.notes.insert(0, "the same weights are applied at every timestep t: y[:, t] = inner(x[:, t])")
+        inner_opts = f"({info.summary})" if info.summary else ""
+        info.summary = f"{inner.class_name}{inner_opts} applied to every step k of axis 1"
+        info.notes.insert(0, "the same weights serve every step k: y[:, k] = inner(x[:, k])")
     elif kind == "DenseLayer":
         info.summary = f"{layer.units} units, activation={_show(layer.activation)}"
         _plain_weights(layer, counter, layout.DENSE_ARRAYS, part, info)
@@ -232,7 +232,8 @@ def _describe_recurrent(layer, counter, part, info) -> None:
     terms = " + ".join(f"{int(np.prod(w.shape)):,}" for w in layer.weights)
     formula = (f"{terms} = {lay.n_gates}·{u}·({layer.input_dim} + {u}" + (f" + {n_rows}" if n_rows else "")
                + f") = {total:,}")
-    info.param_formula = formula if not info.param_formula else f"{info.param_formula}; backward {formula}"
+    formula = f"{part} {formula}" if part else formula
+    info.param_formula = f"{info.param_formula}; {formula}" if info.param_formula else formula
 
 
 def _gate_words(gate) -> str:
@@ -323,8 +324,8 @@ def _block_lines(w: WeightInfo) -> list[str]:
 
 
 def _render_text(e: Explanation) -> str:
-    out = [f'Model "{e.model}"  (Keras {e.keras_version}, {e.source})  {e.params:,} parameters in '
-           f"{sum(len(i.weights) for i in e.layers)} arrays (keras model.get_weights() order)"]
+    out = [(f'Model "{e.model}"  (Keras {e.keras_version}, {e.source})  {e.params:,} parameters in '
+            f"{sum(len(i.weights) for i in e.layers)} arrays (keras model.get_weights() order)")]
     for info in e.layers:
         if not info.weights and info.class_name == "InputLayer":
             continue
@@ -346,8 +347,8 @@ def _render_text(e: Explanation) -> str:
 
 def _render_markdown(e: Explanation) -> str:
     out = [f"# Weights of `{e.model}`", "",
-           f"Keras {e.keras_version}, `{e.source}`: **{e.params:,} parameters**, listed in `model.get_weights()` "
-           "order."]
+           (f"Keras {e.keras_version}, `{e.source}`: **{e.params:,} parameters**, listed in "
+            "`model.get_weights()` order.")]
     for info in e.layers:
         if not info.weights and info.class_name == "InputLayer":
             continue
@@ -356,7 +357,9 @@ def _render_markdown(e: Explanation) -> str:
             out += ["| index | weight | shape | columns (last axis) |", "|---:|---|---|---|"]
             for w in info.weights:
                 who = f"{w.part} `{w.name}`" if w.part else f"`{w.name}`"
-                cols = "<br>".join(_block_lines(w)) or w.label
+                cols = "<br>".join((f"row {b.row}: " if b.row is not None else "")
+                                   + f"`{b.symbol}` {b.start}–{b.stop - 1}: {b.label}" for b in w.blocks or [])
+                cols = cols or w.label
                 out.append(f"| {w.index} | {who} | `{_shape(w.shape)}` | {cols} |")
         if info.equations:
             out += ["", "```text", *info.equations, *(["where:", *info.activations] if info.activations else []),
@@ -367,73 +370,22 @@ def _render_markdown(e: Explanation) -> str:
     return "\n".join(out) + "\n"
 
 
-# -- docs: tables generated from layout.py --------------------------------------------------------------------------
-def layout_tables_markdown() -> dict[str, str]:
-    """The generated sections of docs/weight-layouts.md, by marker name (all read from ``layers/layout.py``)."""
-    sections = {}
-    for cls, cell in layout.CELLS.items():
-        rows = ["| array | shape | " + " | ".join(f"cols {i}u–{i + 1}u" for i in range(cell.n_gates)) + " |",
-                "|---|---|" + "---|" * cell.n_gates]
-        for arr in layout.RECURRENT_ARRAYS:
-            shape = arr.shape.replace("n*", f"{cell.n_gates}*" if cell.n_gates > 1 else "")
-            rows.append(f"| `{arr.name}` | `{shape}` | " + " | ".join(
-                f"{_gate_words(g)} (`{arr.symbol}_{g.key}`)" for g in cell.gates) + " |")
-        if cls == "GRU":
-            for r, (prefix, words) in enumerate(layout.GRU_BIAS_ROWS):
-                rows.append(f"| `bias[{r}]` (reset_after=True) | `(2, 3*units)` row {r}: {words} | " + " | ".join(
-                    f"`{prefix}_{g.key}`" for g in cell.gates) + " |")
-        eq = [f"**{v}**:\n\n```text\n" + "\n".join(lines) + "\n```" for v, lines in cell.equations.items()]
-        sections[cls] = "\n".join(rows) + "\n\nEquations (`{a}` = activation, `{ra}` = recurrent_activation, " \
-                                          "`[ + b]` only when use_bias):\n\n" + "\n\n".join(eq)
-    for name, arrays, eqs in (("Dense", layout.DENSE_ARRAYS, layout.DENSE_EQUATIONS),
-                              ("Embedding", layout.EMBEDDING_ARRAYS, layout.EMBEDDING_EQUATIONS)):
-        rows = ["| array | shape | meaning |", "|---|---|---|"]
-        rows += [f"| `{a.name}` (`{a.symbol}`) | `{a.shape}` | {a.label} |" for a in arrays]
-        sections[name] = "\n".join(rows) + "\n\n```text\n" + "\n".join(eqs) + "\n```"
-    rows = ["| layout | cell | gate blocks, in stored order | stored arrays | to get the Keras 3 arrays |",
-            "|---|---|---|---|---|"]
-    for f in layout.FOREIGN:
-        gates = {g.key: g for g in layout.CELLS[f.cell].gates}
-        order = " \\| ".join(f"{gates[k].label} ({k})" for k in f.order)
-        rows.append(f"| {f.source} | {f.cell} | {order} | {f.arrays} | {f.to_keras} |")
-    keras = " \\| ".join(f"{g.label} ({g.key})" for g in layout.LSTM.gates)
-    rows.insert(2, f"| Keras 2 / 3 LSTM | LSTM | {keras} | kernel, recurrent_kernel, bias | (itself) |")
-    sections["foreign"] = "\n".join(rows)
-    sections["hard_sigmoid"] = "\n".join(f"- `{k}`: `{v}`" for k, v in FORMULAS.items() if "hard" in k)
-    return sections
-
-
-def write_docs(path="docs/weight-layouts.md", check: bool = False) -> bool:
-    """Refill the ``<!-- generated:NAME -->`` ... ``<!-- /generated -->`` sections of ``path`` from the code.
-
-    Returns True when the file already matched; with ``check`` it is not rewritten.
-    """
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    sections = layout_tables_markdown()
-
-    def fill(m):
-        return f"{m.group(1)}\n{sections[m.group(2)]}\n<!-- /generated -->"
-
-    new = re.sub(r"(<!-- generated:(\w+) -->)\n.*?<!-- /generated -->", fill, text, flags=re.S)
-    if not check and new != text:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(new)
-    return new == text
-
-
 # -- command line --------------------------------------------------------------------------------------------------
 def cli_explain(args) -> None:
     """``kerasless explain MODEL [--format text|markdown|json] [--plot PNG] [--html HTML [--input NPY]]``."""
     from . import load
 
+    if getattr(args, "input", None) and not getattr(args, "html", None):
+        raise KeraslessError("explain: --input is used with --html (to trace the gates); for a trace alone use "
+                             "`kerasless trace MODEL INPUT`")
+    if getattr(args, "plot", None) or getattr(args, "html", None):
+        from .plots import require_matplotlib
+
+        require_matplotlib()  # fail before any work
     model = load(args.model)
     info = explain(model)
     fmt = getattr(args, "format", "text") or "text"
     print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt](info))
-    if getattr(args, "input", None) and not getattr(args, "html", None):
-        raise KeraslessError("explain: --input is used with --html (to trace the gates); for a trace alone use "
-                             "`kerasless trace MODEL INPUT`")
     if getattr(args, "plot", None):
         from .plots import plot_weights
 
@@ -452,6 +404,10 @@ def cli_trace(args) -> None:
     from . import load
     from .trace import trace
 
+    if getattr(args, "plot", None):
+        from .plots import require_matplotlib
+
+        require_matplotlib()  # fail before any work
     model = load(args.model)
     tr = trace(model, np.load(args.input, allow_pickle=False))
     if getattr(args, "out", None):
@@ -464,10 +420,3 @@ def cli_trace(args) -> None:
     for path in (getattr(args, "out", None), getattr(args, "plot", None)):
         if path:
             print(f"wrote {path}", file=sys.stderr)
-
-
-if __name__ == "__main__":  # python -m kerasless.explain --write-docs [PATH]
-    if sys.argv[1:2] != ["--write-docs"]:
-        sys.exit("usage: python -m kerasless.explain --write-docs [docs/weight-layouts.md]")
-    target = sys.argv[2] if len(sys.argv) > 2 else "docs/weight-layouts.md"
-    print(f"{target}: {'unchanged' if write_docs(target) else 'rewritten'}")

@@ -192,5 +192,26 @@ class Model:
             print_fn(text)
         return text
 
+    # -- explain -----------------------------------------------------------------------------------------------
+    def gate_weights(self, layer_name: str) -> dict:
+        """Named pieces of a layer's real weights (W_i, U_i, b_i, ...; Bidirectional: forward/W_i, ...).
+
+        Example:
+            >>> model.gate_weights("lstm")["W_f"].shape      # (input_dim, units)
+        """
+        from .explain import gate_weights
+
+        return gate_weights(self, layer_name)
+
+    def trace(self, x):
+        """Every gate and state of every recurrent layer at every timestep (see kerasless.trace.trace).
+
+        Example:
+            >>> model.trace(x)["lstm"]["f"].shape            # (batch, time, units)
+        """
+        from .trace import trace
+
+        return trace(self, x)
+
     def __repr__(self) -> str:
         return f"<kerasless.Model {self.name!r}: {len(self.layers)} layers from {self.source}>"

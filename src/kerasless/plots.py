@@ -14,23 +14,32 @@ import numpy as np
 
 from .errors import KeraslessError
 from .explain import _named, _shape, explain
+from .layers import layout
 from .layers.recurrent import RecurrentLayer
 
-__all__ = ["plot_weights", "plot_trace", "html_report", "MissingExtraError"]
+__all__ = ["MissingExtraError", "html_report", "plot_trace", "plot_weights", "require_matplotlib"]
 
 
 class MissingExtraError(KeraslessError, ImportError):
     """An optional dependency is not installed; the message names the pip extra that brings it."""
 
 
-def _figure(width: float, height: float):
+def require_matplotlib():
+    """The matplotlib Figure class, or MissingExtraError naming the extra to install."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise MissingExtraError(
             "drawing plots needs matplotlib, which is not installed: pip install 'kerasless[plot]'"
         ) from None
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure
+
+
+def _figure(width: float, height: float):
+    fig = require_matplotlib()(figsize=(width, height), dpi=100)
+    fig.subplots_adjust(left=1.0 / width, right=1 - 0.5 / width, bottom=0.5 / height, top=1 - 0.9 / height,
+                        wspace=0.45, hspace=0.6)
+    return fig
 
 
 def _save(fig, path) -> None:
@@ -45,19 +54,21 @@ def _png(fig) -> str:
 
 # -- weights --------------------------------------------------------------------------------------------------------
 def _weight_rows(model):
-    """[(title, [(panel title, stacked array (rows, cols), [(y_start, y_stop, label)])])] for every weighted layer."""
+    """[(title, [(panel title, stacked (rows, cols), [(y_start, y_stop, label)], raw values)])] per weighted layer."""
     rows = []
 
     def add(layer, title):
         if isinstance(layer, RecurrentLayer):
             named = _named(layer)
-            panels = []
-            for gate in layer.LAYOUT.gates:
-                parts = [(sym, named[f"{sym}_{gate.key}"]) for sym in ("W", "U", "b", "br")
-                         if f"{sym}_{gate.key}" in named]
-                panels.append((f"{gate.label} {gate.math or gate.var} ({', '.join(s + '_' + gate.key for s, _ in parts)})",
-                               *_stack(parts)))
-            rows.append((f"{title} ({layer.class_name}, {layer.units} units)", panels))
+            head = f"{title} ({layer.class_name}, {layer.units} units)"
+            # Two rows: the kernel (often tall: one row per input feature), then recurrent kernel + bias.
+            for syms, what in ((("W",), "kernel W"), (("U", "b", "br"), "recurrent kernel U, bias b")):
+                panels = []
+                for gate in layer.LAYOUT.gates:
+                    parts = [(sym, named[f"{sym}_{gate.key}"]) for sym in syms if f"{sym}_{gate.key}" in named]
+                    keys = ", ".join(f"{sym}_{gate.key}" for sym, _ in parts)
+                    panels.append((f"{gate.label} {gate.math or gate.var}: {keys}", *_stack(parts)))
+                rows.append((f"{head}: {what}", panels))
         elif getattr(layer, "forward", None) is not None:
             add(layer.forward, f"{title} forward")
             add(layer.backward, f"{title} backward")
@@ -73,13 +84,16 @@ def _weight_rows(model):
 
 
 def _stack(parts):
+    """Stack arrays vertically; a bias (one row) is drawn several rows tall so it stays visible."""
+    tall = sum(np.shape(a)[0] for _, a in parts if np.ndim(a) == 2)
     arrays, marks, y = [], [], 0
     for sym, a in parts:
-        a = np.atleast_2d(a)  # a bias (u,) becomes one row
+        label = f"{sym} {_shape(a.shape)}" if a.ndim == 2 else sym
+        a = np.atleast_2d(a) if a.ndim == 2 else np.repeat(a[None], max(1, tall // 12), axis=0)
         arrays.append(a)
-        marks.append((y, y + a.shape[0], f"{sym} {_shape(a.shape) if a.shape[0] > 1 else ''}".strip()))
+        marks.append((y, y + a.shape[0], label))
         y += a.shape[0]
-    return np.concatenate(arrays, axis=0), marks
+    return np.concatenate(arrays, axis=0), marks, np.concatenate([np.ravel(a) for _, a in parts])
 
 
 def plot_weights(model, path=None):
@@ -98,20 +112,21 @@ def plot_weights(model, path=None):
         raise KeraslessError("plot_weights: the model has no weights to draw")
     ncols = max(len(panels) for _, panels in rows)
     fig = _figure(3.2 * ncols + 1, 3.2 * len(rows) + 0.4)
-    fig.suptitle(f"weights of {model.name!r} (blue < 0 < red; one panel per gate)")
+    fig.suptitle(f"weights of {model.name!r} (blue < 0 < red; one panel per gate; colours clipped at the 99.5th "
+                 "percentile of |w| in each row)")
     grid = fig.add_gridspec(len(rows), ncols)
     for r, (title, panels) in enumerate(rows):
-        lim = max(float(np.abs(a).max()) for _, a, _ in panels) or 1.0
-        for c, (ptitle, a, marks) in enumerate(panels):
+        lim = float(np.percentile(np.abs(np.concatenate([raw for *_, raw in panels])), 99.5)) or 1.0
+        for c, (ptitle, a, marks, _) in enumerate(panels):
             ax = fig.add_subplot(grid[r, c])
             im = ax.imshow(a, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
             ax.set_title((f"{title}\n" if c == 0 else "\n") + ptitle, fontsize=8, loc="left")
-            for y0, y1, label in marks:
-                if y0:
-                    ax.axhline(y0 - 0.5, color="black", linewidth=0.8)
+            for y0, _, _ in marks[1:]:
+                ax.axhline(y0 - 0.5, color="black", linewidth=0.8)
             ax.set_yticks([(y0 + y1 - 1) / 2 for y0, y1, _ in marks], [m[2] for m in marks], fontsize=7)
             ax.set_xlabel("unit", fontsize=7)
             ax.tick_params(axis="x", labelsize=7)
+            ax.xaxis.set_major_locator(_integer_ticks())
         fig.colorbar(im, ax=ax, shrink=0.8)
     if path is not None:
         _save(fig, path)
@@ -138,6 +153,7 @@ def plot_trace(tr, path=None, sample: int = 0):
     fig.suptitle(f"gates and states over time (batch row {sample}); grey = masked step")
     grid = fig.add_gridspec(len(tr), ncols)
     for r, (key, lt) in enumerate(tr.items()):
+        words = _trace_words(lt.class_name)
         for c, (name, arr) in enumerate(lt.arrays.items()):
             a = np.ma.masked_invalid(arr[sample].T)  # (units, time)
             gate_like = a.count() and a.min() >= 0 and a.max() <= 1
@@ -146,7 +162,10 @@ def plot_trace(tr, path=None, sample: int = 0):
             ax = fig.add_subplot(grid[r, c])
             im = ax.imshow(a, aspect="auto", cmap=cmap, interpolation="nearest",
                            vmin=0 if gate_like else -lim, vmax=1 if gate_like else lim)
-            ax.set_title((f"{key}\n" if c == 0 else "\n") + name, fontsize=8, loc="left")
+            ax.set_title((f"{key} ({lt.class_name})\n" if c == 0 else "\n") + f"{name}: {words.get(name, name)}",
+                         fontsize=8, loc="left")
+            ax.xaxis.set_major_locator(_integer_ticks())
+            ax.yaxis.set_major_locator(_integer_ticks())
             ax.set_xlabel("time index" + (" (last input step first)" if lt.go_backwards else ""), fontsize=7)
             ax.set_ylabel("unit", fontsize=7)
             ax.tick_params(labelsize=7)
@@ -156,12 +175,22 @@ def plot_trace(tr, path=None, sample: int = 0):
     return fig
 
 
+def _trace_words(class_name) -> dict:
+    cell = layout.CELLS.get(class_name)
+    words = {g.var: g.label + (f" {g.math}" if g.math else "") for g in cell.gates} if cell else {}
+    return {**words, "h": "hidden state (output)", "c": "cell state"}
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=6, integer=True)
+
+
 def _cmap(name):
     import matplotlib
 
-    cmap = matplotlib.colormaps[name].copy()
-    cmap.set_bad("#cccccc")
-    return cmap
+    return matplotlib.colormaps[name].with_extremes(bad="#cccccc")
 
 
 # -- HTML -----------------------------------------------------------------------------------------------------------
@@ -190,8 +219,8 @@ def html_report(model, path=None, x=None) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>kerasless: {esc(e.model)}</title><style>{_CSS}</style></head><body>",
            f"<h1>What the weights of <code>{esc(e.model)}</code> mean</h1>",
-           f'<p class="muted">Keras {esc(e.keras_version)} · {esc(e.source)} · {e.params:,} parameters in '
-           f"{sum(len(i.weights) for i in e.layers)} arrays, in <code>model.get_weights()</code> order.</p>"]
+           (f'<p class="muted">Keras {esc(e.keras_version)} · {esc(e.source)} · {e.params:,} parameters in '
+            f"{sum(len(i.weights) for i in e.layers)} arrays, in <code>model.get_weights()</code> order.</p>")]
     for info in e.layers:
         if not info.weights and info.class_name == "InputLayer":
             continue

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import KeraslessError
 from .layers.recurrent import RecurrentLayer
 
-__all__ = ["trace", "Trace", "LayerTrace"]
+__all__ = ["LayerTrace", "Trace", "trace"]
 
 
 @dataclass

@@ -56,12 +56,14 @@ def _log_softmax(x):
 
 
 def _sparsemax(x):
-    z = np.sort(x, axis=-1)[..., ::-1]
-    k = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    # Keras's formula (every backend, keras/src/backend/*/nn.py), kept as is: tau sums the cumulative sums over
+    # the support, which differs from the paper's (cumsum[k] - 1) / k whenever the support has 2+ entries.
+    z = -np.sort(-x, axis=-1)  # descending
     cum = np.cumsum(z, axis=-1)
-    support = (F(1) + k * z) > cum
-    k_z = support.sum(axis=-1, keepdims=True)
-    tau = (np.take_along_axis(cum, k_z - 1, axis=-1) - F(1)) / k_z.astype(x.dtype)
+    r = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    support = z - (cum - F(1)) / r > 0
+    k = support.sum(axis=-1, keepdims=True).astype(x.dtype)
+    tau = (np.where(support, cum, F(0)).sum(axis=-1, keepdims=True) - F(1)) / k
     return np.maximum(x - tau, F(0))
 
 
