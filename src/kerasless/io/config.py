@@ -37,6 +37,11 @@ def check_safe(obj, source: str, where: str = "model") -> None:
                 f"{source}: layer {name!r} is a {cls} layer, which stores Python code; kerasless never runs "
                 "code from a model file. Replace it with built-in layers and re-save the model."
             )
+        if isinstance(cls, str) and ">" in cls:  # legacy files name registered custom classes "package>Name"
+            raise UnsafeModelError(
+                f"{source}: {where} {name!r} is the custom class {cls!r}; kerasless loads built-in Keras layers "
+                "only and never imports code named by a file"
+            )
         registered = obj.get("registered_name")
         module = obj.get("module")
         if isinstance(registered, str) and registered not in (cls, "function"):
