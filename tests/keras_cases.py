@@ -145,6 +145,15 @@ def _masked_rnn(kind, return_sequences, units=4, T=6, F=3, value=0.0,
         ])
         randomize(model, rng)
         return model, masked_x(rng, T, F, value, fully_masked_row)
+    cls = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}[kind]
+    args = [str(units), f"return_sequences={return_sequences}"]
+    args += [f"{k}={v!r}" for k, v in kw.items()]
+    rows = ("rows: 0 pre-padded (steps 0,1), 1 post-padded (last 2 steps), "
+            "2 masked at steps 2,3, "
+            + (f"{fully_masked_row} ENTIRELY masked" if fully_masked_row is not None
+               else "3 unmasked"))
+    build.desc = (f"Masking(mask_value={value}) -> {cls}({', '.join(args)}) "
+                  f"on ({T},{F}); {rows}")
     return build
 
 
@@ -158,7 +167,13 @@ def _act_case(act, T=5, F=3):
         randomize(model, rng)
         x = normal_x(rng, T, F)
         if act == "exponential":
-            x *= 0.1   # keep exp(exp(...)) far from float32 overflow
+            # exp() in a recurrence explodes double-exponentially (inf by T=4
+            # with sigma 0.5): shrink the recurrent kernel to sigma 0.1 and x
+            # by 0.1 so every value stays finite and moderate.
+            w = model.get_weights()
+            w[1] = (w[1] * np.float32(0.2)).astype(np.float32)
+            model.set_weights(w)
+            x *= np.float32(0.1)
         return model, x
     return build
 
@@ -608,24 +623,6 @@ _DESC = {
 }
 
 
-def _mask_desc(name):
-    parts = name.split("_")
-    kind = ("simple_rnn" if "simple_rnn" in name else
-            "gru(reset_after=False)" if "noreset" in name else
-            "gru" if "gru" in name else "lstm")
-    rs = "return_sequences=True" if name.endswith("_seq") else "return_sequences=False"
-    extra = []
-    if "zero_out" in name:
-        extra.append("zero_output_for_mask=True")
-    if "go_backwards" in name:
-        extra.append("go_backwards=True")
-    value = "-1.0" if "neg1" in name else "0.0"
-    rows = ("rows: 0 pre-padded, 1 post-padded, 2 masked at steps 2-3, "
-            + ("3 ENTIRELY masked" if "full_row" in parts else "3 unmasked"))
-    return (f"Masking(mask_value={value}) -> {kind.upper() if kind == 'lstm' else kind}"
-            f"({', '.join([rs] + extra)}); {rows}")
-
-
 def description(name: str) -> str:
     if name in EXTREME:
         base, scale = EXTREME[name]
@@ -638,8 +635,9 @@ def description(name: str) -> str:
     if name.startswith("act_"):
         a = name[len("act_"):]
         return f"SimpleRNN(4, activation='{a}') -> Dense(3, activation='{a}')"
-    if name.startswith("mask_"):
-        return _mask_desc(name)
+    desc = getattr(CASES[name], "desc", None)
+    if desc:
+        return desc
     raise KeyError(name)
 
 
@@ -666,9 +664,24 @@ for _n in CASES:
         notes.append("leaky_relu string: negative slope 0.2 in both (Keras 3 "
                      "negative_slope=0.2, tf_keras = tf.nn.leaky_relu alpha=0.2).")
     if _n == "act_exponential":
-        notes.append("x scaled by 0.1 to keep exp(...) finite.")
+        notes.append("recurrent_kernel drawn with sigma 0.1 (0.2 * N(0,0.5)) and x scaled "
+                     "by 0.1 to keep the exp recurrence finite.")
     if _n in ("act_softmax", "act_log_softmax", "act_sparsemax"):
         notes.append("normalizes over the last axis (units) of the recurrent state.")
+    if _n.startswith("mask_") and "zero_out" not in _n:
+        notes.append("At a masked step the states keep their previous value and the "
+                     "output repeats the previous output (zeros before the first "
+                     "unmasked step); masks anywhere (pre/post/middle) count.")
+    if _n.startswith("mask_") and "go_backwards" in _n:
+        notes.append("go_backwards: output index t belongs to input step T-1-t, so the "
+                     "post-padded row's FIRST outputs are zeros and the pre-padded row's "
+                     "LAST outputs repeat the previous value.")
+    if _n == "mask_lstm_td_dense":
+        notes.append("TimeDistributed(Dense) is applied to the repeated (or zero) h at "
+                     "masked steps: those outputs are Dense(h_prev), e.g. the bias where "
+                     "h is still 0 -- not zeros.")
+    if _n.startswith("embedding_mask"):
+        notes.append("Embedding(mask_zero=True): token id 0 is a masked step.")
     if "zero_out" in _n and _n.endswith("_last"):
         notes.append("zero_output_for_mask=True with return_sequences=False: the output "
                      "is ZERO for rows whose last timestep is masked (post-padded and "
