@@ -45,6 +45,21 @@ def _export(args):
     cli_export(args)
 
 
+def _generate(args):
+    from .demo import PRIME, bundled_model_path
+    from .text import find_vocab, generate_iter
+
+    model = load(args.model or bundled_model_path())
+    vocab = find_vocab(model, args.vocab)
+    prime = PRIME if args.prime is None else args.prime
+    vocab.encode(prime)  # refuse unknown characters before printing anything
+    sys.stdout.write(prime)
+    for ch in generate_iter(model, vocab, prime, args.length, args.temperature, args.random_seed, args.mode):
+        sys.stdout.write(ch)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
 def _demo(args):
     from .demo import run_demo
 
@@ -84,6 +99,16 @@ COMMANDS = {
                          "help": "run the generated code on N random inputs with the real toolchain and compare"}),
         (("--weights-file",), {"action": "store_true",
                                "help": "write weights to a binary file + JSON manifest instead of source literals"}),
+    ]),
+    "generate": (_generate, "generate text with a char-level model (default: the bundled Shakespeare LSTM)", [
+        (("model",), {"nargs": "?", "help": "a char model (.keras/.h5); default: the bundled one"}),
+        (("--prime",), {"help": "text to start from (default: a line of Hamlet)"}),
+        (("--length",), {"type": int, "default": 400}),
+        (("--temperature",), {"type": float, "default": 0.5, "help": "0 = greedy"}),
+        (("--random-seed",), {"type": int, "default": None}),
+        (("--mode",), {"choices": ["window", "stream"], "default": "window",
+                       "help": "window: re-run the last maxlen chars (the seed's way); stream: carry state, O(1)/char"}),
+        (("--vocab",), {"metavar": "JSON", "help": "vocabulary file (default: inside the model or beside it)"}),
     ]),
     "demo": (_demo, "run the bundled model and compare with the stored Keras output", []),
 }

@@ -60,7 +60,8 @@ class Vocab:
         index = self.index
         unknown = sorted({c for c in text if c not in index})
         if unknown:
-            raise InputError(f"characters not in the model's vocabulary: {unknown!r}")
+            hint = " (it has no uppercase letters: try lowercase)" if not any(c.isupper() for c in self.chars) else ""
+            raise InputError(f"characters not in the model's vocabulary: {unknown!r}{hint}")
         return [index[c] for c in text]
 
 
