@@ -37,5 +37,22 @@ def assert_matches_keras(keras_model, x, tmp_path, label: str = "", tol: float =
     xs = x if isinstance(x, tuple) else (x,)
     for i, xi in enumerate(xs):
         expected = keras_model.predict(xi, verbose=0)
+        if isinstance(expected, dict):
+            expected = [expected[n] for n in keras_model.output_names]
+        if isinstance(expected, (list, tuple)):  # nested (StackedRNNCells states) -> flat, like the config
+            flat, todo = [], list(expected)
+            while todo:
+                e = todo.pop(0)
+                if isinstance(e, (list, tuple)):
+                    todo[:0] = list(e)
+                else:
+                    flat.append(e)
+            expected = flat
         for kind, model in candidates.items():
-            assert_close(model.predict(xi), expected, tol, f"{label}[{kind}]#{i}")
+            got = model.predict(xi)
+            if isinstance(expected, (list, tuple)):
+                assert isinstance(got, list) and len(got) == len(expected), f"{label}[{kind}]: output count"
+                for j, (g, e) in enumerate(zip(got, expected)):
+                    assert_close(g, e, tol, f"{label}[{kind}]#{i}/out{j}")
+            else:
+                assert_close(got, expected, tol, f"{label}[{kind}]#{i}")

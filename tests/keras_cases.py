@@ -425,6 +425,224 @@ def build_functional_chain(keras, rng):
 
 
 # ----------------------------------------------------------------------------
+# functional graphs and the layers around recurrent models (issue 7)
+# ----------------------------------------------------------------------------
+
+def _desc(text):
+    def deco(fn):
+        fn.desc = text
+        return fn
+    return deco
+
+
+def _fmodel(keras, inputs, outputs, rng, x):
+    model = keras.Model(inputs, outputs)
+    randomize(model, rng)
+    return model, x
+
+
+@_desc("encoder LSTM(4, return_state) -> decoder LSTM(4, seq, initial_state=[h, c]) -> Dense(2); two inputs")
+def build_encdec_lstm_state(keras, rng):
+    L = keras.layers
+    ei, di = keras.Input((5, 3), name="enc_in"), keras.Input((4, 2), name="dec_in")
+    _, h, c = L.LSTM(4, return_state=True, name="enc")(ei)
+    y = L.LSTM(4, return_sequences=True, name="dec")(di, initial_state=[h, c])
+    return _fmodel(keras, [ei, di], L.Dense(2)(y), rng, [normal_x(rng, 5, 3), normal_x(rng, 4, 2)])
+
+
+@_desc("GRU(4, return_state) outputs [y, h] and a SimpleRNN decoder from h; three outputs")
+def build_gru_state_outputs(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 3))
+    y, h = L.GRU(4, return_state=True)(x)
+    r = L.SimpleRNN(4, return_sequences=True)(L.RepeatVector(3)(y), initial_state=[h])
+    return _fmodel(keras, x, [y, h, r], rng, normal_x(rng, 5, 3))
+
+
+@_desc("two inputs: LSTM(4) branch and Dense(4) branch -> Concatenate -> Dense(3)")
+def build_two_input_concat(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 3), name="seq"), keras.Input((2,), name="aux")
+    y = L.Concatenate()([L.LSTM(4)(a), L.Dense(4, activation="tanh")(b)])
+    return _fmodel(keras, [a, b], L.Dense(3)(y), rng, [normal_x(rng, 5, 3), normal_x(rng, 2)])
+
+
+@_desc("a shared LSTM(4) applied to two inputs; Add, Subtract, Multiply, Average, Maximum, Minimum, Dot")
+def build_shared_merges(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 3)), keras.Input((5, 3))
+    lstm = L.LSTM(4)
+    ha, hb = lstm(a), lstm(b)
+    outs = [L.Add()([ha, hb]), L.Subtract()([ha, hb]), L.Multiply()([ha, hb]), L.Average()([ha, hb]),
+            L.Maximum()([ha, hb]), L.Minimum()([ha, hb]), L.Dot(axes=1)([ha, hb]),
+            L.Dot(axes=1, normalize=True)([ha, hb])]
+    return _fmodel(keras, [a, b], L.Concatenate()(outs), rng, [normal_x(rng, 5, 3), normal_x(rng, 5, 3)])
+
+
+@_desc("Dot(axes=2) of two sequences (b,5,4)x(b,6,4) -> (b,5,6)")
+def build_dot_seq(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 4)), keras.Input((6, 4))
+    return _fmodel(keras, [a, b], L.Dot(axes=2)([a, b]), rng, [normal_x(rng, 5, 4), normal_x(rng, 6, 4)])
+
+
+@_desc("a Sequential (LSTM(4, seq) -> Dense(3)) nested in a functional model, then GRU(3)")
+def build_nested_sequential(keras, rng):
+    L = keras.layers
+    inner = keras.Sequential([keras.Input((5, 3)), L.LSTM(4, return_sequences=True), L.Dense(3)], name="inner")
+    x = keras.Input((5, 3))
+    return _fmodel(keras, x, L.GRU(3)(inner(x)), rng, normal_x(rng, 5, 3))
+
+
+@_desc("Bidirectional(LSTM(3, seq, return_state), merge_mode=None): 6 outputs")
+def build_bidir_none_state(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 3))
+    outs = L.Bidirectional(L.LSTM(3, return_sequences=True, return_state=True), merge_mode=None)(x)
+    return _fmodel(keras, x, list(outs), rng, normal_x(rng, 5, 3))
+
+
+@_desc("Masking -> Bidirectional(GRU(3, return_state)) concat -> [y, h_fwd, h_bwd]")
+def build_bidir_gru_state_mask(keras, rng):
+    L = keras.layers
+    x = keras.Input((6, 3))
+    outs = L.Bidirectional(L.GRU(3, return_state=True))(L.Masking()(x))
+    return _fmodel(keras, x, list(outs), rng, masked_x(rng, 6, 3))
+
+
+@_desc("RNN(LSTMCell(4), return_sequences=True) -> RNN(GRUCell(3)) -> Dense(2)")
+def build_rnn_cells(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 3))
+    y = L.RNN(L.LSTMCell(4), return_sequences=True)(x)
+    y = L.RNN(L.GRUCell(3))(y)
+    return _fmodel(keras, x, L.Dense(2)(y), rng, normal_x(rng, 5, 3))
+
+
+@_desc("Masking -> RNN(StackedRNNCells([LSTMCell(4), GRUCell(3), SimpleRNNCell(2)]), seq, return_state)")
+def build_stacked_cells(keras, rng):
+    L = keras.layers
+    x = keras.Input((6, 3))
+    cells = L.StackedRNNCells([L.LSTMCell(4), L.GRUCell(3), L.SimpleRNNCell(2)])
+    outs = L.RNN(cells, return_sequences=True, return_state=True)(L.Masking()(x))
+    return _fmodel(keras, x, list(outs), rng, masked_x(rng, 6, 3))
+
+
+@_desc("Conv1D(6,3,same) -> MaxPooling1D -> Bidirectional(LSTM(4, seq)) -> Attention -> GlobalAveragePooling1D -> Dense(3, softmax)")
+def build_conv_bilstm_attention(keras, rng):
+    L = keras.layers
+    x = keras.Input((8, 3))
+    y = L.Conv1D(6, 3, padding="same", activation="relu")(x)
+    y = L.MaxPooling1D(2)(y)
+    y = L.Bidirectional(L.LSTM(4, return_sequences=True))(y)
+    y = L.Attention()([y, y])
+    y = L.GlobalAveragePooling1D()(y)
+    return _fmodel(keras, x, L.Dense(3, activation="softmax")(y), rng, normal_x(rng, 8, 3))
+
+
+@_desc("Embedding(mask_zero) -> LSTM(4, seq) -> GlobalAveragePooling1D: masked steps excluded from the mean")
+def build_masked_gap(keras, rng):
+    L = keras.layers
+    x = keras.Input((6,))
+    y = L.LSTM(4, return_sequences=True)(L.Embedding(10, 3, mask_zero=True)(x))
+    return _fmodel(keras, x, L.GlobalAveragePooling1D()(y), rng, token_x(rng, 6, 10))
+
+
+@_desc("Conv1D padding causal/valid/same, strides 2, dilation 2, groups 2, no bias; SeparableConv1D")
+def build_conv1d_options(keras, rng):
+    L = keras.layers
+    x = keras.Input((9, 4))
+    a = L.Conv1D(4, 3, padding="causal", dilation_rate=2)(x)
+    b = L.Conv1D(4, 3, padding="same", strides=2, use_bias=False, activation="tanh")(x)
+    c = L.Conv1D(4, 2, padding="valid", groups=2)(x)
+    d = L.SeparableConv1D(3, 3, padding="same", depth_multiplier=2)(x)
+    return _fmodel(keras, x, [a, b, c, d], rng, normal_x(rng, 9, 4))
+
+
+@_desc("pooling/padding: MaxPooling1D same, AveragePooling1D same/valid strides, GlobalMax, ZeroPadding1D, Cropping1D, UpSampling1D")
+def build_pooling_shapes(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 3))
+    a = L.MaxPooling1D(3, strides=2, padding="same")(x)
+    b = L.AveragePooling1D(3, strides=2, padding="same")(x)
+    c = L.AveragePooling1D(2, strides=1)(x)
+    d = L.GlobalMaxPooling1D(keepdims=True)(x)
+    e = L.UpSampling1D(2)(L.Cropping1D((1, 2))(L.ZeroPadding1D((2, 1))(x)))
+    f = L.GlobalAveragePooling1D()(x)
+    return _fmodel(keras, x, [a, b, c, d, e, f], rng, normal_x(rng, 7, 3))
+
+
+@_desc("BatchNormalization (random moving stats), LayerNormalization, UnitNormalization around an LSTM")
+def build_normalization(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 3))
+    y = L.BatchNormalization(epsilon=0.01)(x)
+    y = L.LSTM(4, return_sequences=True)(y)
+    y = L.LayerNormalization()(y)
+    y = L.BatchNormalization(center=False)(y)
+    y = L.LayerNormalization(scale=False, epsilon=0.1)(y)
+    z = L.UnitNormalization()(y)
+    model = keras.Model(x, [y, z])
+    model.set_weights([np.abs(rng.normal(0.5, 0.5, np.shape(w))).astype(np.float32) + np.float32(0.1)
+                       if "variance" in w.path else rng.normal(0, 0.5, np.shape(w)).astype(np.float32)
+                       for w in model.weights] if is_keras3(keras) else
+                      [np.abs(rng.normal(0.5, 0.5, np.shape(w))).astype(np.float32) + np.float32(0.1)
+                       if "variance" in w.name else rng.normal(0, 0.5, np.shape(w)).astype(np.float32)
+                       for w in model.weights])
+    return model, normal_x(rng, 5, 3)
+
+
+@_desc("LayerNormalization(rms_scaling=True) (Keras 3 only)")
+def build_layernorm_rms(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 4))
+    return _fmodel(keras, x, L.LayerNormalization(rms_scaling=True)(x), rng, normal_x(rng, 5, 4))
+
+
+@_desc("Attention(use_scale, concat) with masks, AdditiveAttention, use_causal_mask")
+def build_attention_masked(keras, rng):
+    L = keras.layers
+    q, v = keras.Input((4, 3)), keras.Input((6, 3))
+    mq, mv = L.Masking()(q), L.Masking()(v)
+    a = L.Attention(use_scale=True)([mq, mv])
+    b = L.Attention(score_mode="concat", use_scale=True)([mq, mv])
+    c = L.AdditiveAttention()([mq, mv])
+    d = L.Attention()([q, q], use_causal_mask=True)
+    xq = normal_x(rng, 4, 3)
+    xq[1, 2] = 0.0
+    return _fmodel(keras, [q, v], [a, b, c, d], rng, [xq, masked_x(rng, 6, 3)])
+
+
+@_desc("MultiHeadAttention(2 heads, key_dim 3) cross-attention query/value/key, and causal self-attention")
+def build_mha(keras, rng):
+    L = keras.layers
+    q, v = keras.Input((4, 6)), keras.Input((5, 6))
+    a = L.MultiHeadAttention(2, 3, value_dim=2)(q, v, v)
+    b = L.MultiHeadAttention(2, 3, use_bias=False, output_shape=5)(q, q, use_causal_mask=True)
+    return _fmodel(keras, [q, v], [a, b], rng, [normal_x(rng, 4, 6), normal_x(rng, 5, 6)])
+
+
+@_desc("Masking -> MultiHeadAttention self-attention (value mask) -> GlobalAveragePooling1D")
+def build_mha_masked(keras, rng):
+    L = keras.layers
+    x = keras.Input((6, 4))
+    m = L.Masking()(x)
+    y = L.MultiHeadAttention(2, 2)(m, m)
+    return _fmodel(keras, x, y, rng, masked_x(rng, 6, 4))
+
+
+@_desc("ReLU(max_value, negative_slope, threshold), LeakyReLU, PReLU(shared_axes), ELU, Softmax(axis)")
+def build_activation_layers(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 3))
+    y = L.LSTM(4, return_sequences=True)(x)
+    outs = [L.ReLU()(y), L.ReLU(max_value=0.5, negative_slope=0.1, threshold=0.05)(y),
+            L.LeakyReLU()(y), L.PReLU()(y), L.PReLU(shared_axes=[1])(y), L.ELU(alpha=0.7)(y),
+            L.Softmax(axis=1)(y), L.Softmax()(y)]
+    return _fmodel(keras, x, outs, rng, 3 * normal_x(rng, 5, 3))
+
+
+# ----------------------------------------------------------------------------
 # the case table
 # ----------------------------------------------------------------------------
 
@@ -534,6 +752,27 @@ CASES = {
     # --- stateful -----------------------------------------------------------
     "stateful_lstm": _stateful("lstm"),
     "stateful_gru": _stateful("gru"),
+    # --- functional graphs, merges, nested models, return_state (issue 7) --
+    "encdec_lstm_state": build_encdec_lstm_state,
+    "gru_state_outputs": build_gru_state_outputs,
+    "two_input_concat": build_two_input_concat,
+    "shared_merges": build_shared_merges,
+    "dot_seq": build_dot_seq,
+    "nested_sequential": build_nested_sequential,
+    "bidir_none_state": build_bidir_none_state,
+    "bidir_gru_state_mask": build_bidir_gru_state_mask,
+    "rnn_cells": build_rnn_cells,
+    "stacked_cells": build_stacked_cells,
+    "conv_bilstm_attention": build_conv_bilstm_attention,
+    "masked_gap": build_masked_gap,
+    "conv1d_options": build_conv1d_options,
+    "pooling_shapes": build_pooling_shapes,
+    "normalization": build_normalization,
+    "layernorm_rms": build_layernorm_rms,
+    "attention_masked": build_attention_masked,
+    "mha": build_mha,
+    "mha_masked": build_mha_masked,
+    "activation_layers": build_activation_layers,
 }
 
 for _a in ACTIVATIONS:
@@ -561,7 +800,9 @@ K22_CASES = {
 _K22_REASON = ("k22 (synthesized Keras 2.2.4 .h5) is only made for: "
                + ", ".join(sorted(K22_CASES)))
 
-SKIP: dict = {}
+SKIP: dict = {
+    "layernorm_rms": {"tfk": "tf_keras LayerNormalization has no rms_scaling option (Keras 3 only)"},
+}
 for _a in sorted(TFK_MISSING_ACTIVATIONS):
     SKIP.setdefault(f"act_{_a}", {})["tfk"] = (
         f"tf_keras 2.21 has no activation '{_a}' (Keras 3 only)")

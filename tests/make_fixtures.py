@@ -124,20 +124,54 @@ def _save_xy(d: Path, name: str, xs, ys):
             np.save(d / f"x{i}.npy", x)
             np.save(d / f"y{i}.npy", y)
     else:
-        np.save(d / "x.npy", xs[0])
-        np.save(d / "y.npy", ys[0])
+        _save_one(d, "x", xs[0])
+        _save_one(d, "y", ys[0])
+
+
+def _save_one(d: Path, stem: str, value):
+    """One array as <stem>.npy; a list (several inputs/outputs) as <stem>_0.npy, <stem>_1.npy, ..."""
+    if isinstance(value, (list, tuple)):
+        for i, a in enumerate(value):
+            np.save(d / f"{stem}_{i}.npy", a)
+    else:
+        np.save(d / f"{stem}.npy", value)
+
+
+def _load_one(d: Path, stem: str):
+    if (d / f"{stem}.npy").exists():
+        return np.load(d / f"{stem}.npy")
+    out, i = [], 0
+    while (d / f"{stem}_{i}.npy").exists():
+        out.append(np.load(d / f"{stem}_{i}.npy"))
+        i += 1
+    return out
 
 
 def _load_xy(d: Path, name: str):
     if name in kc.STATEFUL:
         return ([np.load(d / f"x{i}.npy") for i in range(3)],
                 [np.load(d / f"y{i}.npy") for i in range(3)])
-    return [np.load(d / "x.npy")], [np.load(d / "y.npy")]
+    return [_load_one(d, "x")], [_load_one(d, "y")]
 
 
 def _predict_all(model, xs):
     """Consecutive predicts (stateful cases rely on no reset in between)."""
-    return [np.asarray(model.predict(x, verbose=0), dtype=np.float32) for x in xs]
+    out = []
+    for x in xs:
+        y = model.predict(x, verbose=0)
+        if isinstance(y, dict):
+            y = [y[n] for n in model.output_names]
+        out.append([np.asarray(a, dtype=np.float32) for a in _flat([y])] if isinstance(y, (list, tuple))
+                   else np.asarray(y, dtype=np.float32))
+    return out
+
+
+def _flat(arrays):
+    """[array or list of arrays] -> flat list of arrays."""
+    out = []
+    for a in arrays:
+        out.extend(_flat(a) if isinstance(a, (list, tuple)) else [a])
+    return out
 
 
 def _fresh_dir(d: Path) -> Path:
@@ -190,7 +224,7 @@ def _reload_check(load, path, xs, ys, tol=1e-5):
         got = _predict_all(model, xs)
     except Exception as e:  # noqa: BLE001 -- record, do not abort
         return f"reload failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    diff = max(float(np.max(np.abs(g - y))) for g, y in zip(got, ys))
+    diff = max(float(np.max(np.abs(g - y))) for g, y in zip(_flat(got), _flat(ys)))
     return "ok" if diff <= tol else f"re-predict differs: max abs diff {diff:.3g}"
 
 
@@ -578,14 +612,15 @@ def write_meta(name, results):
             k: v for k, v in old_w.get(w, {}).items() if k not in ("present", "files")}
         entry.update(info)
         xs, yy = _load_xy(d, name)
-        entry["x_shape"] = list(xs[0].shape)
-        entry["x_dtype"] = str(xs[0].dtype)
-        entry["y_shape"] = list(yy[0].shape)
+        x0, y0 = xs[0], yy[0]
+        entry["x_shape"] = [list(a.shape) for a in x0] if isinstance(x0, list) else list(x0.shape)
+        entry["x_dtype"] = str((x0[0] if isinstance(x0, list) else x0).dtype)
+        entry["y_shape"] = [list(a.shape) for a in y0] if isinstance(y0, list) else list(y0.shape)
         meta["writers"][w] = entry
         ys[w] = (xs, yy)
     if "k3" in ys and "tfk" in ys:
-        same_x = all(np.array_equal(a, b) for a, b in zip(ys["k3"][0], ys["tfk"][0]))
-        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ys["k3"][1], ys["tfk"][1]))
+        same_x = all(np.array_equal(a, b) for a, b in zip(_flat(ys["k3"][0]), _flat(ys["tfk"][0])))
+        diff = max(float(np.nanmax(np.abs(a - b))) for a, b in zip(_flat(ys["k3"][1]), _flat(ys["tfk"][1])))
         wa = _h5_weights(FIXTURES / name / "k3" / "model.h5")
         wb = _h5_weights(FIXTURES / name / "tfk" / "model.h5")
         same_w = len(wa) == len(wb) and all(

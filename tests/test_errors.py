@@ -93,7 +93,7 @@ def test_unknown_layer_lists_supported():
 
 @pytest.mark.parametrize("cls,option,value", [
     ("LSTM", "activation", "my_custom_act"),
-    ("LSTM", "return_state", True),
+    ("LSTM", "implementation", 3),
     ("GRU", "time_major", True),
     ("SimpleRNN", "some_future_option", 1),
     ("LSTM", "dtype", "mixed_float16"),

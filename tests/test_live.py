@@ -22,6 +22,8 @@ LIVE = [
     "embedding_mask_lstm_seq", "bidir_lstm_ave", "bidir_gru_seq_mask", "bidir_custom_backward", "td_lstm",
     "td_dense", "dense_3d", "repeat_vector", "permute", "reshape", "functional_chain", "stateful_lstm",
     "stateful_gru", "act_gelu", "act_hard_sigmoid", "act_selu", "lstm_basic_extreme", "gru_noreset_extreme",
+    "encdec_lstm_state", "shared_merges", "nested_sequential", "bidir_none_state", "stacked_cells",
+    "conv_bilstm_attention", "masked_gap", "normalization", "mha",
 ]
 
 

@@ -142,7 +142,11 @@ def explain(model) -> Explanation:
 def _describe(layer, counter, part=None, info=None) -> LayerInfo:
     info = info or LayerInfo(layer.name, layer.class_name, layer.count_params())
     kind = type(layer).__name__
-    if isinstance(layer, RecurrentLayer):
+    if kind == "StackedRNNLayer":  # RNN(StackedRNNCells([...])): each cell's weights in turn
+        for k, cell in enumerate(layer.cells):
+            _describe(cell, counter, f"cell_{k}", info)
+        info.notes.insert(0, "cells run in order within each step: cell k's output h_t is cell k+1's input x_t")
+    elif isinstance(layer, RecurrentLayer):
         _describe_recurrent(layer, counter, part, info)
     elif kind == "BidirectionalLayer":
         mode = layer.merge_mode
@@ -179,7 +183,8 @@ def _describe(layer, counter, part=None, info=None) -> LayerInfo:
 
 
 _MERGE_TEXT = {"concat": "concat(forward_t, backward_t)  (forward units first)", "sum": "forward_t + backward_t",
-               "mul": "forward_t * backward_t", "ave": "(forward_t + backward_t) / 2"}
+               "mul": "forward_t * backward_t", "ave": "(forward_t + backward_t) / 2",
+               None: "two outputs, forward_t and backward_t (merge_mode=None)"}
 
 
 def _plain_weights(layer, counter, arrays, part, info) -> None:
@@ -294,6 +299,8 @@ def gate_weights(model, layer_name: str) -> dict[str, np.ndarray]:
 
 def _named(layer) -> dict[str, np.ndarray]:
     kind = type(layer).__name__
+    if kind == "StackedRNNLayer":  # cell k's arrays as "cell_k/W_i", ...
+        return {f"cell_{k}/{n}": a for k, cell in enumerate(layer.cells) for n, a in _named(cell).items()}
     if isinstance(layer, RecurrentLayer):
         return layer.named_weights()
     if kind == "BidirectionalLayer":

@@ -14,6 +14,38 @@ from .layers.core import InputLayer
 Ref = tuple  # (layer name, node index, tensor index)
 
 
+def _kwarg_refs(kw: dict) -> list:
+    out = []
+    for v in kw.values():
+        if isinstance(v, tuple) and v and v[0] == "__tensor__":
+            out.append(tuple(v[1]))
+        elif isinstance(v, list):
+            out.extend(_kwarg_refs(dict(enumerate(v))))
+    return out
+
+
+def _resolve_kwargs(kw, lookup):
+    """Keyword arguments of one call with tensor refs replaced by lookup(ref)."""
+    if not kw:
+        return {}
+    def one(v):
+        if isinstance(v, tuple) and v and v[0] == "__tensor__":
+            return lookup(tuple(v[1]))
+        if isinstance(v, list):
+            return [one(e) for e in v]
+        return v
+    return {k: one(v) for k, v in kw.items() if k != "training" and not (k == "mask" and v is None)}
+
+
+def _values_only(v, default=None):
+    """(array, mask) pairs -> arrays (lists stay lists); plain values unchanged."""
+    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], np.ndarray):
+        return v[0]
+    if isinstance(v, list):
+        return [_values_only(e) for e in v]
+    return v
+
+
 class Model:
     """A loaded model. Build one with :func:`kerasless.load` or :func:`kerasless.from_keras`.
 
@@ -47,19 +79,28 @@ class Model:
             raise KeyError(f"no layer {name!r}; layers: {', '.join(self._by_name)}") from None
 
     def _schedule(self) -> list[tuple[Layer, int, list[Ref]]]:
-        """Every layer call (node) in an order where its inputs are computed first."""
-        pending = [(self._by_name[s.name], i, refs) for s in self.spec.layers for i, refs in enumerate(s.inbound)]
-        done = {(layer.name, 0, 0) for layer in self.layers if isinstance(layer, InputLayer)}
+        """Every layer call (node) in an order where its inputs (positional and keyword tensors) come first."""
+        pending = [(self._by_name[s.name], i, [tuple(r) for r in refs])
+                   for s in self.spec.layers for i, refs in enumerate(s.inbound)]
+        self._node_kwargs = {}
+        for s in self.spec.layers:
+            for i, kw in enumerate(getattr(s, "call_kwargs", None) or []):
+                if kw:
+                    self._node_kwargs[(s.name, i)] = kw
+        for layer, i, _ in pending:
+            layer.check_call_kwargs(self._node_kwargs.get((layer.name, i), {}))
+        done = {(layer.name, 0) for layer in self.layers if isinstance(layer, InputLayer)}
         order = []
         while pending:
-            ready = [n for n in pending if all(tuple(r) in done for r in n[2])]
+            ready = [n for n in pending
+                     if all(r[:2] in done for r in n[2] + _kwarg_refs(self._node_kwargs.get((n[0].name, n[1]), {})))]
             if not ready:
-                missing = sorted({r[0] for n in pending for r in n[2] if tuple(r) not in done})
+                missing = sorted({r[0] for n in pending for r in n[2] if r[:2] not in done})
                 raise ModelFileError(f"{self.source}: graph refers to tensors nobody produces: {missing}")
             for node in ready:
                 pending.remove(node)
                 order.append(node)
-                done.add((node[0].name, node[1], 0))
+                done.add((node[0].name, node[1]))
         return order
 
     @property
@@ -78,9 +119,17 @@ class Model:
     def _infer_shapes(self) -> dict:
         shapes = {(n, 0, 0): self.get_layer(n).batch_shape for n in self.input_names}
         for layer, node, refs in self._nodes:
-            (shape,) = [shapes[tuple(r)] for r in refs]
-            layer.check_input(shape)
-            shapes[(layer.name, node, 0)] = layer.output_shape(shape)
+            args = [shapes[r] for r in refs]
+            shape = args[0] if len(args) == 1 and not layer.LIST_INPUT else args
+            kw = _resolve_kwargs(self._node_kwargs.get((layer.name, node)), lambda r: shapes[r])
+            kw.pop("mask", None)
+            layer.check_input(shape, **kw) if kw else layer.check_input(shape)
+            out = layer.output_shape(shape, **kw) if kw else layer.output_shape(shape)
+            if isinstance(out, list):
+                for t, o in enumerate(out):
+                    shapes[(layer.name, node, t)] = tuple(o)
+            else:
+                shapes[(layer.name, node, 0)] = out
         return shapes
 
     # -- inference ---------------------------------------------------------------------------------------------
@@ -108,16 +157,46 @@ class Model:
 
     __call__ = predict
 
-    def _run(self, xs, intermediate):
-        values = {(name, 0, 0): (a, None) for name, a in zip(self.input_names, xs)}
+    def _run(self, xs, intermediate, masks=None):
+        values = {(name, 0, 0): (a, None if masks is None else m)
+                  for name, a, m in zip(self.input_names, xs, masks or [None] * len(xs))}
         for layer, node, refs in self._nodes:
-            ((x, mask),) = [values[tuple(r)] for r in refs]
-            y = layer.call(x, mask)
-            values[(layer.name, node, 0)] = (y, layer.compute_mask(x, mask))
+            kw = self._node_kwargs.get((layer.name, node))
+            if len(refs) == 1 and not layer.LIST_INPUT:
+                x, mask = values[refs[0]]
+            else:
+                args = [values[r] for r in refs]
+                x, mask = [a[0] for a in args], [a[1] for a in args]
+            if kw:
+                kw = _resolve_kwargs(kw, lambda r: values[r])
+                if "mask" in kw:  # an explicit mask= tensor replaces the propagated one
+                    explicit = kw.pop("mask")
+                    if explicit is not None:
+                        mask = _values_only(explicit, mask)
+                for k in list(kw):  # a keyword tensor's mask travels as <name>_mask when the layer takes one
+                    v = kw[k]
+                    if (f"{k}_mask" in layer.CALL_KWARGS and kw.get(f"{k}_mask") is None and isinstance(v, tuple)
+                            and len(v) == 2 and v[1] is not None):
+                        kw[f"{k}_mask"] = v[1]
+                y = layer.call(x, mask, **{k: _values_only(v) for k, v in kw.items()})
+            else:
+                y = layer.call(x, mask)
+            m = layer.compute_mask(x, mask)
+            if isinstance(y, list):
+                ms = m if isinstance(m, list) else [m] * len(y)
+                for t, (yt, mt) in enumerate(zip(y, ms)):
+                    values[(layer.name, node, t)] = (yt, mt)
+            else:
+                values[(layer.name, node, 0)] = (y, m)
+        if intermediate == "masks":  # nested use: outputs with their masks
+            return [values[tuple(r)] for r in self.spec.outputs]
         outs = [values[tuple(r)][0] for r in self.spec.outputs]
         out = outs[0] if len(outs) == 1 else outs
         if intermediate:
-            named = {(k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"): v[0] for k, v in values.items()}
+            named = {}
+            for k, v in values.items():
+                key = k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"
+                named[key if k[2] == 0 else f"{key}/{k[2]}"] = v[0]
             return out, named
         return out
 

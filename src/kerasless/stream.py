@@ -37,7 +37,10 @@ class Stream:
         in_shape = model.input_shapes[0]
         self.step_shape = (batch_size, *in_shape[2:])
         self._recurrent = []
-        for layer, _, _ in model._nodes:
+        for layer, node, refs in model._nodes:
+            if len(refs) != 1 or model._node_kwargs.get((layer.name, node)) or getattr(layer, "return_state", False):
+                raise UnsupportedOptionError(f"{layer.where()}: stream supports single-path graphs only (no merges, "
+                                             "initial_state or return_state)")
             inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
             if isinstance(layer, RecurrentLayer):
                 if layer.go_backwards:

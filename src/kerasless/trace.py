@@ -84,9 +84,9 @@ class _Recorder:
         self.arrays: dict[str, np.ndarray] = {}
 
     def _put(self, name, k, value, masked_nan):
-        if name not in self.arrays:
-            self.arrays[name] = np.full(self.shape, np.nan, np.float32)
         value = np.asarray(value, np.float32)
+        if name not in self.arrays:  # (batch, time, width): stacked cells' states differ in width
+            self.arrays[name] = np.full((*self.shape[:2], value.shape[-1]), np.nan, np.float32)
         if masked_nan and self.mask is not None:
             value = np.where(self.mask[:, k, None], value, np.float32(np.nan))
         self.arrays[name][:, k] = value
@@ -131,7 +131,10 @@ def trace(model, x) -> Trace:
 
     def wrap(layer):
         def call(x, mask=None, **kw):
-            rec = _Recorder(layer, x.shape, mask)
+            seq, seq_mask = x, mask
+            if isinstance(x, list):  # tf_keras passes initial states as extra inputs, their masks with them
+                seq, seq_mask = x[0], mask[0] if isinstance(mask, list) else mask
+            rec = _Recorder(layer, seq.shape, seq_mask)
             y = type(layer).call(layer, x, mask, record=rec, **kw)
             name, n = layer.name, 1
             while name in result:

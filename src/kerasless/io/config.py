@@ -110,27 +110,47 @@ def _tensor_ref(ref, source) -> tuple[str, int, int]:
     return (str(ref[0]), int(ref[1]), int(ref[2]))
 
 
-def _node_inputs(node, source) -> list[tuple[str, int, int]]:
+def _node_inputs(node, source) -> tuple[list[tuple[str, int, int]], dict]:
+    """One call of a layer -> (positional tensor refs, flattened; keyword arguments with tensors as refs)."""
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        refs = []
-        for arg in node.get("args", []):
+        refs, const = [], []
+        for pos, arg in enumerate(node.get("args", [])):
+            if isinstance(arg, (int, float)) and not isinstance(arg, bool):  # ops layers: NotEqual(x, 0.0)
+                const.append((pos, arg))
+                continue
             items = arg if isinstance(arg, list) else [arg]
             refs.extend(_tensor_ref(a, source) for a in items)
-        for key, value in (node.get("kwargs") or {}).items():
-            if _holds_tensor(value):
-                raise ModelFileError(
-                    f"{source}: a layer call passes a tensor as {key!r}; "
-                    "keyword tensor inputs (initial_state, mask, ...) are not supported yet"
-                )
-        return refs
-    # Keras 2: [[layer, node, tensor, kwargs], ...]
-    refs = []
+        kwargs = {k: _kwarg_value(v, source, keras3=True) for k, v in (node.get("kwargs") or {}).items()}
+        if const:
+            kwargs["__const__"] = const
+        return refs, kwargs
+    # Keras 2: [[layer, node, tensor, kwargs], ...]; tf_keras passes RNN initial states as extra entries
+    refs, kwargs = [], {}
     for entry in node:
         if len(entry) > 3 and entry[3]:
-            if any(_holds_tensor(v) for v in entry[3].values()):
-                raise ModelFileError(f"{source}: a layer call passes tensors as keyword arguments; not supported yet")
+            kwargs.update({k: _kwarg_value(v, source, keras3=False) for k, v in entry[3].items()})
         refs.append(_tensor_ref(entry, source))
-    return refs
+    return refs, kwargs
+
+
+def _is_k2_ref(value) -> bool:
+    return (isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str)
+            and isinstance(value[1], int) and isinstance(value[2], int))
+
+
+def _kwarg_value(value, source, keras3: bool):
+    """A call keyword argument: tensors become ("__tensor__", ref) tuples (lists of them stay lists)."""
+    if keras3 and isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return ("__tensor__", _tensor_ref(value, source))
+    if not keras3 and _is_k2_ref(value):
+        return ("__tensor__", _tensor_ref(value, source))
+    if isinstance(value, list) and value and all(
+            (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__") or (not keras3 and _is_k2_ref(v))
+            for v in value):
+        return [_kwarg_value(v, source, keras3) for v in value]
+    if _holds_tensor(value):
+        raise ModelFileError(f"{source}: a layer call passes tensors in an unsupported structure: {str(value)[:80]}")
+    return value
 
 
 def _holds_tensor(value) -> bool:
@@ -142,19 +162,63 @@ def _holds_tensor(value) -> bool:
 
 
 def _refs(value, source) -> list[tuple[str, int, int]]:
+    """input_layers / output_layers: one [name, node, tensor], or a (possibly nested) list of them -> flat list."""
     if value and isinstance(value[0], str):  # a single [name, node, tensor]
-        value = [value]
-    return [_tensor_ref(v, source) for v in value]
+        return [_tensor_ref(value, source)]
+    out = []
+    for v in value:
+        out.extend(_refs(v, source) if isinstance(v, list) and v and isinstance(v[0], list) else
+                   [_tensor_ref(v, source)])
+    return out
 
 
 def _functional(body, source, keras_version) -> ModelSpec:
     specs = []
     for layer in _layer_list(body, source):
         spec = _layer_spec(layer, source)
-        spec.inbound = [_node_inputs(node, source) for node in layer.get("inbound_nodes", [])]
+        nodes = [_node_inputs(node, source) for node in layer.get("inbound_nodes", [])]
+        spec.inbound = [refs for refs, _ in nodes]
+        spec.call_kwargs = [kwargs for _, kwargs in nodes]
         specs.append(spec)
+    if not str(keras_version).startswith("3"):
+        _tfk_nested_node_offsets(specs)
     inputs = _refs(body.get("input_layers", []), source)
     outputs = _refs(body.get("output_layers", []), source)
+    if not str(keras_version).startswith("3"):
+        inputs, outputs = (_shift_nested(refs, specs) for refs in (inputs, outputs))
     if not inputs or not outputs:
         raise ModelFileError(f"{source}: functional model config lacks input_layers/output_layers")
     return ModelSpec(body.get("name", "model"), specs, inputs, outputs, keras_version, source)
+
+
+def _skips_first_node(spec: LayerSpec) -> bool:
+    """tf_keras numbers the calls of a nested model that owns an InputLayer from 1 (its node 0 is internal)."""
+    if spec.class_name in ("Functional", "Model"):
+        return True
+    if spec.class_name == "Sequential":
+        layers = spec.config.get("layers") or []
+        return bool(layers) and layers[0].get("class_name") == "InputLayer"
+    return False
+
+
+def _shift_nested(refs, specs):
+    skip = {s.name for s in specs if _skips_first_node(s)}
+    return [(n, i - 1, t) if n in skip and i > 0 else (n, i, t) for n, i, t in refs]
+
+
+def _shift_value(value, skip):
+    if isinstance(value, tuple) and value and value[0] == "__tensor__":
+        n, i, t = value[1]
+        return ("__tensor__", (n, i - 1, t) if n in skip and i > 0 else (n, i, t))
+    if isinstance(value, list):
+        return [_shift_value(v, skip) for v in value]
+    return value
+
+
+def _tfk_nested_node_offsets(specs) -> None:
+    skip = {s.name for s in specs if _skips_first_node(s)}
+    if not skip:
+        return
+    for spec in specs:
+        spec.inbound = [_shift_nested(refs, specs) for refs in spec.inbound]
+        spec.call_kwargs = [{k: _shift_value(v, skip) for k, v in kw.items()} for kw in spec.call_kwargs]

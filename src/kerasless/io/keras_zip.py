@@ -21,6 +21,7 @@ CHILDREN = {
     "LSTM": ("cell",),
     "GRU": ("cell",),
     "SimpleRNN": ("cell",),
+    "MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense"),
 }
 # Config key holding each child's own config (for recursing into its class).
 CHILD_CONFIG = {"forward_layer": "layer", "backward_layer": "backward_layer", "layer": "layer"}
@@ -79,6 +80,21 @@ def _collect(store: dict, prefix: str, class_name: str, config: dict) -> list[tu
         (int(k[len(prefix) + 6:]), k) for k in store if k.startswith(prefix + "/vars/") and k[len(prefix) + 6:].isdigit()
     )
     result = [(k, store[k]) for _, k in own]
+    if class_name in ("Sequential", "Functional", "Model"):  # nested model: layers/<snake>[_N] per inner layer
+        used: dict[str, int] = {}
+        for layer in config.get("layers", []):
+            key = _counted(used, snake_case(layer.get("class_name", "")))
+            result += _collect(store, f"{prefix}/layers/{key}", layer.get("class_name", ""), layer.get("config", {}))
+        return result
+    if class_name == "RNN":
+        cell = config.get("cell") or {}
+        return result + _collect(store, f"{prefix}/cell", cell.get("class_name", ""), cell.get("config", {}))
+    if class_name == "StackedRNNCells":
+        used = {}
+        for cell in config.get("cells", []):
+            key = _counted(used, snake_case(cell.get("class_name", "")))
+            result += _collect(store, f"{prefix}/cells/{key}", cell.get("class_name", ""), cell.get("config", {}))
+        return result
     for child in CHILDREN.get(class_name, ()):
         sub = config.get(CHILD_CONFIG.get(child, ""), None)
         if child == "backward_layer" and not sub:
@@ -87,6 +103,11 @@ def _collect(store: dict, prefix: str, class_name: str, config: dict) -> list[tu
         sub_cfg = sub.get("config", {}) if isinstance(sub, dict) else {}
         result += _collect(store, f"{prefix}/{child}", sub_cls, sub_cfg)
     return result
+
+
+def _counted(used: dict, key: str) -> str:
+    used[key] = used.get(key, -1) + 1
+    return f"{key}_{used[key]}" if used[key] else key
 
 
 def _attach(spec: ModelSpec, store: dict, path: str) -> None:

@@ -16,6 +16,8 @@ class LayerSpec:
     weights: list[tuple[str, np.ndarray]] = field(default_factory=list)
     # Inbound calls: one list per call ("node") of the layer, each a list of (layer, node, tensor) refs.
     inbound: list[list[tuple[str, int, int]]] = field(default_factory=list)
+    # Per call: keyword arguments; tensors are ("__tensor__", ref) (lists of them for initial_state).
+    call_kwargs: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -5,15 +5,25 @@ from __future__ import annotations
 from ..errors import UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Context, Layer
+from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer
+from .attention import AdditiveAttentionLayer, AttentionLayer, MultiHeadAttentionLayer
 from .bidirectional import BidirectionalLayer
+from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
+                            GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
+                            ZeroPadding1DLayer)
 from .core import (ActivationLayer, FlattenLayer, InputLayer, MaskingLayer, NoOp, PermuteLayer, RepeatVectorLayer,
                    ReshapeLayer)
 from .dense import DenseLayer
 from .embedding import EmbeddingLayer
 from .gru import GRULayer
 from .lstm import LSTMLayer
+from .merging import (AddLayer, AverageLayer, ConcatenateLayer, DotLayer, MaximumLayer, MinimumLayer, MultiplyLayer,
+                      SubtractLayer)
+from .ops import AllOp, AnyOp, EqualOp, LogicalAndOp, LogicalOrOp, NotEqualOp
+from .normalization import BatchNormalizationLayer, LayerNormalizationLayer, UnitNormalizationLayer
 from .simple_rnn import SimpleRNNLayer
 from .time_distributed import TimeDistributedLayer
+from .wrappers import NestedModelLayer, RNNLayer
 
 REGISTRY: dict[str, type[Layer]] = {
     "InputLayer": InputLayer,
@@ -35,17 +45,57 @@ REGISTRY: dict[str, type[Layer]] = {
     "GaussianNoise": NoOp,
     "GaussianDropout": NoOp,
     "AlphaDropout": NoOp,
+    "RNN": RNNLayer,
+    "Sequential": NestedModelLayer,
+    "Functional": NestedModelLayer,
+    "Model": NestedModelLayer,
+    "Concatenate": ConcatenateLayer,
+    "Add": AddLayer,
+    "Subtract": SubtractLayer,
+    "Multiply": MultiplyLayer,
+    "Average": AverageLayer,
+    "Maximum": MaximumLayer,
+    "Minimum": MinimumLayer,
+    "Dot": DotLayer,
+    "Conv1D": Conv1DLayer,
+    "SeparableConv1D": SeparableConv1DLayer,
+    "MaxPooling1D": MaxPooling1DLayer,
+    "AveragePooling1D": AveragePooling1DLayer,
+    "GlobalMaxPooling1D": GlobalMaxPooling1DLayer,
+    "GlobalAveragePooling1D": GlobalAveragePooling1DLayer,
+    "ZeroPadding1D": ZeroPadding1DLayer,
+    "Cropping1D": Cropping1DLayer,
+    "UpSampling1D": UpSampling1DLayer,
+    "BatchNormalization": BatchNormalizationLayer,
+    "LayerNormalization": LayerNormalizationLayer,
+    "UnitNormalization": UnitNormalizationLayer,
+    "Attention": AttentionLayer,
+    "AdditiveAttention": AdditiveAttentionLayer,
+    "MultiHeadAttention": MultiHeadAttentionLayer,
+    "ReLU": ReLULayer,
+    "LeakyReLU": LeakyReLULayer,
+    "PReLU": PReLULayer,
+    "ELU": ELULayer,
+    "Softmax": SoftmaxLayer,
+    "NotEqual": NotEqualOp,
+    "Equal": EqualOp,
+    "Any": AnyOp,
+    "All": AllOp,
+    "LogicalAnd": LogicalAndOp,
+    "LogicalOr": LogicalOrOp,
 }
+# Keras 2 / tf_keras names of the same classes.
+ALIASES = {"Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D", "MaxPool1D": "MaxPooling1D",
+           "AvgPool1D": "AveragePooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
+           "GlobalAvgPool1D": "GlobalAveragePooling1D"}
 
 
 def layer_class(class_name: str, where: str = "") -> type[Layer]:
     try:
-        return REGISTRY[class_name]
+        return REGISTRY[ALIASES.get(class_name, class_name)]
     except KeyError:
-        hint = " (a nested model; nested models are not supported yet)" if class_name in (
-            "Sequential", "Functional", "Model") else ""
         raise UnsupportedLayerError(
-            f"{where}layer class {class_name!r} is not supported{hint}; supported: {', '.join(sorted(REGISTRY))}"
+            f"{where}layer class {class_name!r} is not supported; supported: {', '.join(sorted(REGISTRY))}"
         ) from None
 
 
@@ -57,4 +107,24 @@ def build_layer(spec: LayerSpec, ctx: Context) -> Layer:
     return layer_class(spec.class_name, f"{ctx.source}: layer {spec.name!r}: ")(spec, child)
 
 
-__all__ = ["REGISTRY", "Context", "Layer", "build_layer", "layer_class"]
+def supported_table() -> str:
+    """The README's supported-layers table (markdown), generated from REGISTRY and each class's OPTIONS_DOC.
+
+    Example:
+        >>> print(kerasless.layers.supported_table())
+    """
+    by_impl: dict = {}
+    for name, cls in REGISTRY.items():
+        by_impl.setdefault(cls, []).append(name)
+    rows = ["| Keras layer | Implementation | Options / notes |", "|---|---|---|"]
+    for name in sorted(REGISTRY, key=str.lower):
+        cls = REGISTRY[name]
+        doc = cls.OPTIONS_DOC or ", ".join(k for k in sorted(cls.OPTIONS) if not k.endswith(("initializer",
+                                           "regularizer", "constraint")))
+        if cls is NoOp:
+            doc = "identity at inference"
+        rows.append(f"| `{name}` | `{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}` | {doc or '—'} |")
+    return "\n".join(rows) + "\n"
+
+
+__all__ = ["REGISTRY", "Context", "Layer", "build_layer", "layer_class", "supported_table"]

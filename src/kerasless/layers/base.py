@@ -43,6 +43,10 @@ class Layer:
     OPTIONS: dict = {}
     DTYPES = FLOAT32  # accepted compute dtypes
     supports_masking = True
+    LIST_INPUT = False  # called on a list of tensors (merges, Attention): call gets lists of arrays and masks
+    CALL_KWARGS = frozenset({"training", "mask"})  # keyword arguments a call may carry in the model config
+    # One line for the README's supported-layers table (options worth naming); the class docstring otherwise.
+    OPTIONS_DOC = ""
 
     def __init__(self, spec: LayerSpec, ctx: Context):
         self.name = spec.name
@@ -85,6 +89,18 @@ class Layer:
         )
         if not ok:
             raise ModelFileError(f"{self.where()}: expected weights of shapes {shapes}, the file has {got}")
+
+    def check_call_kwargs(self, kwargs: dict) -> None:
+        """Refuse (at load) a call keyword argument this layer does not implement."""
+        for key, value in kwargs.items():
+            if key not in self.CALL_KWARGS:
+                raise UnsupportedOptionError(f"{self.where()}: the call passes {key}={str(value)[:60]}, which kerasless "
+                                             "does not support for this layer")
+
+    @classmethod
+    def n_weights(cls, config: dict) -> int:
+        """How many arrays the layer stores (to split a nested model's flat weight list)."""
+        return 0
 
     # -- inference ----------------------------------------------------------------------------------------------
     def compute_mask(self, x, mask):

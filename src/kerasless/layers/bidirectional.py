@@ -27,8 +27,6 @@ class BidirectionalLayer(Layer):
     def __init__(self, spec, ctx):
         super().__init__(spec, ctx)
         self.merge_mode = self.config.get("merge_mode", "concat")
-        if self.merge_mode is None:
-            raise UnsupportedOptionError(f"{self.where()}: merge_mode=None (two outputs) is not supported yet")
         fwd_cfg = self.config["layer"]
         bwd_cfg = self.config.get("backward_layer") or {
             "class_name": fwd_cfg["class_name"],
@@ -45,29 +43,63 @@ class BidirectionalLayer(Layer):
                 raise UnsupportedOptionError(f"{self.where()}: wraps a {sub.class_name}; expected an RNN layer")
             sub.zero_output_for_mask = sub.return_sequences
         self.return_sequences = self.forward.return_sequences
+        self.return_state = self.forward.return_state
+        self.n_states = (len(self.forward.LAYOUT.states), len(self.backward.LAYOUT.states))
+
+    CALL_KWARGS = frozenset({"training", "mask", "initial_state"})
 
     @classmethod
     def n_weights(cls, config):
-        return None  # not wrappable
+        from . import layer_class  # the registry imports this module
 
-    def check_input(self, input_shape):
+        fwd = config["layer"]
+        bwd = config.get("backward_layer") or fwd
+        return (layer_class(fwd["class_name"]).n_weights(fwd["config"])
+                + layer_class(bwd["class_name"]).n_weights(bwd["config"]))
+
+    def check_input(self, input_shape, initial_state=None):
         self.forward.check_input(input_shape)
         self.backward.check_input(input_shape)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape, initial_state=None):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
         a = self.forward.output_shape(input_shape)
         b = self.backward.output_shape(input_shape)
-        return (*a[:-1], a[-1] + b[-1]) if self.merge_mode == "concat" else a
+        sa, sb = (a[1:], b[1:]) if self.return_state else ([], [])
+        a, b = (a[0], b[0]) if self.return_state else (a, b)
+        if self.merge_mode is None:
+            ys = [a, b]
+        else:
+            ys = [(*a[:-1], a[-1] + b[-1]) if self.merge_mode == "concat" else a]
+        return ys + sa + sb if (self.return_state or self.merge_mode is None) else ys[0]
 
     def compute_mask(self, x, mask):
-        return mask if self.return_sequences else None
+        if isinstance(mask, list):
+            mask = mask[0]
+        m = mask if self.return_sequences else None
+        if not self.return_state and self.merge_mode is not None:
+            return m
+        return [m] * (2 if self.merge_mode is None else 1) + [None] * sum(self.n_states)
 
-    def call(self, x, mask=None):
-        y = self.forward.call(x, mask)
-        y_rev = self.backward.call(x, mask)
+    def call(self, x, mask=None, initial_state=None):
+        if isinstance(x, list):  # tf_keras: [x, *initial states]
+            x, initial_state = x[0], x[1:] or initial_state
+            mask = mask[0] if isinstance(mask, list) else mask
+        fwd_init = bwd_init = None
+        if initial_state is not None:  # forward's states, then backward's
+            fwd_init, bwd_init = initial_state[:self.n_states[0]], initial_state[self.n_states[0]:]
+        y = self.forward.call(x, mask, initial_state=fwd_init)
+        y_rev = self.backward.call(x, mask, initial_state=bwd_init)
+        states = []
+        if self.return_state:
+            y, *fs = y
+            y_rev, *bs = y_rev
+            states = fs + bs
         if self.return_sequences:
             y_rev = y_rev[:, ::-1]
-        return MERGES[self.merge_mode](y, y_rev)
+        ys = [y, y_rev] if self.merge_mode is None else [MERGES[self.merge_mode](y, y_rev)]
+        return ys + states if (self.return_state or self.merge_mode is None) else ys[0]
 
     def reset_states(self):
         self.forward.reset_states()

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import activations
+from . import fastpath
 from .activations import ACTIVATIONS
 from .base import boolean
 from .layout import GRU as LAYOUT
@@ -61,3 +62,7 @@ class GRULayer(RecurrentLayer):
             recurrent_bias=bias[1] if (bias is not None and self.reset_after) else None,
             a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
         )
+        p = self.params
+        self.params.fast = (fastpath.cell("gru", u, self.activation, self.recurrent_activation, U, rb=p.recurrent_bias)
+                            if self.reset_after else
+                            fastpath.cell("gru_v1", u, self.activation, self.recurrent_activation, p.U_zr, p.U_h))

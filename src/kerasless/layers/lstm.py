@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from . import activations
+from . import fastpath
 from .activations import ACTIVATIONS
 from .layout import LSTM as LAYOUT
 from .recurrent import RNN_OPTIONS, RecurrentLayer
@@ -39,5 +40,6 @@ class LSTMLayer(RecurrentLayer):
         )
         self.input_bias = self.weights[2] if self.use_bias else None
         self.params = SimpleNamespace(
-            units=u, U=self.weights[1], a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation]
+            units=u, U=self.weights[1], a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
+            fast=fastpath.cell("lstm", u, self.activation, self.recurrent_activation, self.weights[1]),
         )

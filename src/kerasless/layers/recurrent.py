@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError, UnsupportedOptionError
+from ..errors import InputError
 from . import activations
+from .fastpath import native_step, run_fast
 from .base import Layer, anything, boolean, matmul_last, positive_int
 from .layout import CellLayout
 
@@ -24,13 +25,23 @@ def run(step, params, xp, states, mask=None, *, go_backwards=False, return_seque
     At a masked step every state keeps its value and the output repeats the previous one (zeros before the first
     valid step), or is zero with zero_output_for_mask. ``record(k, gates, states)`` sees every step (for trace).
     """
+    fast = getattr(params, "fast", None)
+    if fast is not None:  # native C loop or fused NumPy loop (layers/fastpath.py)
+        out = run_fast(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
+        if out is not None:
+            return out
+    return _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
+
+
+def _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
+    """The readable loop: one ``step`` call per timestep (every cell, every activation; feeds ``record``)."""
     batch, steps = xp.shape[0], xp.shape[1]
     units = states[0].shape[-1]
     prev = np.zeros((batch, units), np.float32)  # (batch, units)
     outputs = np.empty((batch, steps, units), np.float32) if return_sequences else None
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     for k, t in enumerate(order):
-        y, states, gates = masked_step(step, params, xp[:, t], states, prev,
+        y, states, gates = _masked_step(step, params, xp[:, t], states, prev,
                                        None if mask is None else mask[:, t], zero_output_for_mask)
         prev = y
         if outputs is not None:
@@ -41,7 +52,19 @@ def run(step, params, xp, states, mask=None, *, go_backwards=False, return_seque
 
 
 def masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mask=False):
-    """One step with Keras's mask rule. keep: (batch,) bool or None. Returns (y_t, states, gates)."""
+    """One step with Keras's mask rule. keep: (batch,) bool or None. Returns (y_t, states, gates).
+
+    With the native backend (streaming) the step runs in C and gates is empty; the loop in run() records gates
+    through its own paths."""
+    fast = getattr(params, "fast", None)
+    if fast is not None and fast.native_ok:
+        out = native_step(fast, xp_t, states, prev, keep, zero_output_for_mask)
+        if out is not None:
+            return out[0], out[1], {}
+    return _masked_step(step, params, xp_t, states, prev, keep, zero_output_for_mask)
+
+
+def _masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mask=False):
     y, new, gates = step(xp_t, states, params)
     if keep is not None and not keep.all():
         keep = keep[:, None]  # (batch, 1)
@@ -60,7 +83,7 @@ RNN_OPTIONS = {
     "recurrent_activation": anything,
     "use_bias": boolean,
     "return_sequences": boolean,
-    "return_state": _not_true,  # multi-output graphs come with functional graph support
+    "return_state": boolean,  # outputs [y, *final states] (LSTM: h, c)
     "go_backwards": boolean,
     "stateful": boolean,
     "unroll": boolean,  # an execution strategy: same numbers
@@ -82,8 +105,7 @@ class RecurrentLayer(Layer):
     def __init__(self, spec, ctx):
         super().__init__(spec, ctx)
         c = self.config
-        if c.get("return_state"):
-            raise UnsupportedOptionError(f"{self.where()}: return_state=True is not supported yet")
+        self.return_state = c.get("return_state", False)
         self.units = c["units"]
         self.activation = activations.resolve(c.get("activation", "tanh"), ctx.keras_major, self.name)
         self.return_sequences = c.get("return_sequences", False)
@@ -106,18 +128,33 @@ class RecurrentLayer(Layer):
     def input_dim(self) -> int:
         return self.weights[0].shape[0]
 
-    def check_input(self, input_shape):
+    def _check_sequence(self, input_shape):
         if len(input_shape) != 3:
             raise InputError(f"{self.where()}: expects input (batch, time, features), got shape {input_shape}")
         if input_shape[-1] is not None and input_shape[-1] != self.input_dim:
             raise InputError(f"{self.where()}: kernel expects {self.input_dim} features, input has {input_shape[-1]}")
 
-    def output_shape(self, input_shape):
+    CALL_KWARGS = frozenset({"training", "mask", "initial_state"})
+
+    def check_input(self, input_shape, initial_state=None):
+        if isinstance(input_shape, list):  # tf_keras: [x, *initial states] as inputs
+            input_shape = input_shape[0]
+        self._check_sequence(input_shape)
+
+    def output_shape(self, input_shape, initial_state=None):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
         b, t = input_shape[0], input_shape[1]
-        return (b, t, self.units) if self.return_sequences else (b, self.units)
+        y = (b, t, self.units) if self.return_sequences else (b, self.units)
+        if self.return_state:
+            return [y] + [(b, self.units)] * len(self.LAYOUT.states)
+        return y
 
     def compute_mask(self, x, mask):
-        return mask if self.return_sequences else None
+        if isinstance(mask, list):
+            mask = mask[0]
+        m = mask if self.return_sequences else None
+        return [m] + [None] * len(self.LAYOUT.states) if self.return_state else m
 
     # -- inference ---------------------------------------------------------------------------------------------
     def project(self, x):
@@ -138,6 +175,14 @@ class RecurrentLayer(Layer):
         return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
 
     def call(self, x, mask=None, record=None, initial_state=None):
+        if isinstance(x, list):  # tf_keras passes initial states as extra inputs: [x, *states]
+            x, initial_state = x[0], x[1:] or initial_state
+            mask = mask[0] if isinstance(mask, list) else mask
+        if initial_state is not None:
+            initial_state = tuple(np.asarray(s, np.float32) for s in initial_state)
+            if len(initial_state) != len(self.LAYOUT.states):
+                raise InputError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
+                                 f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
         states = initial_state if initial_state is not None else self.initial_state(x.shape[0])
         y, states = run(
             type(self).step, self.params, self.project(x), states, mask,
@@ -146,7 +191,7 @@ class RecurrentLayer(Layer):
         )
         if self.stateful:
             self.state = states
-        return y
+        return [y, *states] if self.return_state else y
 
     def named_weights(self) -> dict[str, np.ndarray]:
         """W_<gate>, U_<gate>, b_<gate> (and br_<gate>, GRU's recurrent bias row) sliced from the real weights."""

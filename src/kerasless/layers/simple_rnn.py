@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from .activations import ACTIVATIONS
+from . import fastpath
 from .layout import SIMPLE_RNN as LAYOUT
 from .recurrent import RNN_OPTIONS, RecurrentLayer
 
@@ -23,4 +24,5 @@ class SimpleRNNLayer(RecurrentLayer):
         u = self.units
         self.expect_weights([(None, u), (u, u)] + ([(u,)] if self.use_bias else []))
         self.input_bias = self.weights[2] if self.use_bias else None
-        self.params = SimpleNamespace(units=u, U=self.weights[1], a=ACTIVATIONS[self.activation])
+        self.params = SimpleNamespace(units=u, U=self.weights[1], a=ACTIVATIONS[self.activation],
+                                      fast=fastpath.cell("simple", u, self.activation, None, self.weights[1]))

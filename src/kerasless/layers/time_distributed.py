@@ -17,6 +17,13 @@ class TimeDistributedLayer(Layer):
         self.inner = ctx.build(LayerSpec(f"{self.name}/{inner['config'].get('name', 'layer')}", inner["class_name"],
                                          dict(inner["config"]), spec.weights))
 
+    @classmethod
+    def n_weights(cls, config):
+        from . import layer_class
+
+        inner = config["layer"]
+        return layer_class(inner["class_name"]).n_weights(inner.get("config", {}))
+
     def check_input(self, input_shape):
         if len(input_shape) < 3:
             raise UnsupportedOptionError(f"{self.where()}: needs input (batch, time, ...), got {input_shape}")
