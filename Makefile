@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench docs browser clean
+.PHONY: demo test test-fast fixtures bench bench-export docs browser clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ fixtures: $(VENV)/.test   ## regenerate tests/fixtures with Keras (commit the re
 
 bench: $(VENV)/.test
 	$(PY) bench/bench_predict.py
+
+bench-export: $(VENV)/.base   ## B=1 latency: exported C / NumPy target vs kerasless predict
+	$(PY) bench/bench_export.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -13,10 +13,11 @@ from .errors import (InputError, KeraslessError, ModelFileError, UnsafeModelErro
 from .graph import Model
 from .explain import explain  # noqa: E402  (the function; the module stays importable as kerasless.explain)
 from .io import read_file, read_live
+from . import export  # noqa: E402  (callable module: kerasless.export(model, "c", "out"))
 
 __version__ = "0.1.0"
 __all__ = [
-    "load", "from_keras", "Model", "explain",
+    "load", "from_keras", "Model", "explain", "export",
     "KeraslessError", "ModelFileError", "UnsafeModelError", "UnsupportedLayerError", "UnsupportedOptionError",
     "InputError",
 ]

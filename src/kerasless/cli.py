@@ -98,7 +98,10 @@ COMMANDS = {
         (("--verify",), {"type": int, "default": 0, "metavar": "N",
                          "help": "run the generated code on N random inputs with the real toolchain and compare"}),
         (("--weights-file",), {"action": "store_true",
-                               "help": "write weights to a binary file + JSON manifest instead of source literals"}),
+                               "help": "write weights to a binary file + JSON manifest instead of source literals "
+                                       "(numpy always writes an .npz)"}),
+        (("--input-shape",), {"metavar": "DIMS", "default": None,
+                              "help": "per-sample input shape for models with None dims, e.g. 40,60"}),
     ]),
     "generate": (_generate, "generate text with a char-level model (default: the bundled Shakespeare LSTM)", [
         (("model",), {"nargs": "?", "help": "a char model (.keras/.h5); default: the bundled one"}),

@@ -64,8 +64,7 @@ def write_weights_file(plan: Plan, out_dir: Path, name: str) -> list[Path]:
     offsets = weight_offsets(plan)
     bin_path, json_path = out_dir / f"{name}.weights.bin", out_dir / f"{name}.weights.json"
     with open(bin_path, "wb") as f:
-        for w in plan.weights.values():
-            f.write(np.ascontiguousarray(w, dtype="<f4").tobytes())
+        f.writelines(np.ascontiguousarray(w, dtype="<f4").tobytes() for w in plan.weights.values())
     manifest = {
         "format": WEIGHTS_FORMAT, "model": plan.name, "byteorder": "little",
         "total_bytes": sum(w.size * 4 for w in plan.weights.values()),

@@ -31,9 +31,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import KeraslessError
+from ..layers import REGISTRY
 from ..layers.bidirectional import BidirectionalLayer
-from ..layers.core import (ActivationLayer, FlattenLayer, InputLayer, MaskingLayer, NoOp, PermuteLayer,
-                           RepeatVectorLayer, ReshapeLayer)
+from ..layers.core import (
+    ActivationLayer,
+    FlattenLayer,
+    InputLayer,
+    MaskingLayer,
+    NoOp,
+    PermuteLayer,
+    RepeatVectorLayer,
+    ReshapeLayer,
+)
 from ..layers.dense import DenseLayer
 from ..layers.embedding import EmbeddingLayer
 from ..layers.gru import GRULayer
@@ -41,6 +50,7 @@ from ..layers.lstm import LSTMLayer
 from ..layers.recurrent import RecurrentLayer
 from ..layers.simple_rnn import SimpleRNNLayer
 from ..layers.time_distributed import TimeDistributedLayer
+from .inputs import reference_outputs, sample_inputs
 
 
 class ExportError(KeraslessError):
@@ -97,6 +107,7 @@ class Call:
     weights: dict = field(default_factory=dict)  # role ("W", "U", "b", "br", "E") -> Plan.weights key
     mask: str | None = None  # recurrent kernels: mask buffer (steps,) or None
     state: str | None = None  # stateful recurrent kernels: persistent state buffer
+    layer_class: str = ""  # Keras class of the layer ("LSTM", "Bidirectional", ...), for comments
 
 
 @dataclass
@@ -146,12 +157,13 @@ class Plan:
         return name
 
     def summary(self) -> str:
-        lines = [f"plan for {self.name!r}: input {self.input_shape} -> output {self.output_shape} "
-                 f"({self.output}); {len(self.weights)} weight arrays, "
-                 f"{sum(w.size for w in self.weights.values()):,} floats"]
+        floats = sum(w.size for w in self.weights.values())
+        lines = [(f"plan for {self.name!r}: input {self.input_shape} -> output {self.output_shape} "
+                  f"({self.output}); {len(self.weights)} weight arrays, {floats:,} floats")]
         for c in self.calls:
             extra = "".join(f" {k}={v}" for k, v in (("mask", c.mask), ("state", c.state)) if v)
-            lines.append(f"  {c.output} = {c.kernel}({', '.join(c.inputs)}){extra}  # {c.layer} {c.params}")
+            lines.append(f"  {c.output} = {c.kernel}({', '.join(c.inputs)}){extra}  # {c.layer} ({c.layer_class}) "
+                         f"{c.params}")
         return "\n".join(lines)
 
 
@@ -186,16 +198,16 @@ class _Builder:
         return name
 
     def weight(self, name: str, array) -> str:
-        if name in self.weights and self.weights[name] is not array:
-            if not np.array_equal(self.weights[name], array):
-                raise ExportError(f"two different weight arrays are both called {name!r}")
+        if name in self.weights and not np.array_equal(self.weights[name], array):
+            raise ExportError(f"two different weight arrays are both called {name!r}")
         self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
         return name
 
     def emit(self, kernel, layer, inputs, shape, params, weights=None, mask=None, state=None, kind="data",
              prefix="t") -> str:
         out = self.buffer(shape, kind, prefix)
-        self.calls.append(Call(kernel, layer.name, list(inputs), out, params, weights or {}, mask, state))
+        self.calls.append(Call(kernel, layer.name, list(inputs), out, params, weights or {}, mask, state,
+                               layer.class_name))
         return out
 
     def is_input(self, t: _T) -> bool:
@@ -231,6 +243,8 @@ def _activation(b, layer, x):
 
 def _recurrent(b, layer, x, seqs=1):
     kernel = {LSTMLayer: "lstm", GRULayer: "gru", SimpleRNNLayer: "simple_rnn"}[type(layer)]
+    if getattr(layer, "return_state", False):
+        b.fail(layer, "return_state=True (state outputs) is not supported by the exporters yet")
     gates = tuple(g.key for g in layer.LAYOUT.gates)
     if gates != KERNEL_GATES[kernel]:
         b.fail(layer, f"gate layout {gates} differs from the {kernel} kernel's {KERNEL_GATES[kernel]}")
@@ -272,6 +286,8 @@ def _bidirectional(b, layer, x):
         bwd = _T(b.emit("reverse_time", layer, [bwd.buf], bwd.shape, {"steps": steps, "features": feats}),
                  bwd.shape)
     mode = layer.merge_mode
+    if mode is None:
+        b.fail(layer, "merge_mode=None (two outputs) is not supported by the exporters yet")
     a_dim, b_dim = fwd.shape[-1], bwd.shape[-1]
     if mode != "concat" and a_dim != b_dim:
         b.fail(layer, f"merge_mode={mode!r} needs equal widths, got {a_dim} and {b_dim}")
@@ -331,7 +347,7 @@ def _reshape(b, layer, x):
     if None in shape or math.prod(shape) != math.prod(x.shape):
         b.fail(layer, f"cannot reshape {x.shape} to {shape}")
     out = b.buffer(shape, alias_of=b.buffers[x.buf].alias_of or x.buf)
-    b.calls.append(Call("reshape", layer.name, [x.buf], out, {"shape": shape}))
+    b.calls.append(Call("reshape", layer.name, [x.buf], out, {"shape": shape}, layer_class=layer.class_name))
     return _T(out, shape, None)
 
 
@@ -367,6 +383,15 @@ HANDLERS = {
 }
 
 
+def _tensor(b, tensors, ref, consumer) -> _T:
+    ref = tuple(ref)
+    if ref not in tensors:
+        who = f"layer {consumer.name!r} uses" if consumer is not None else "the model outputs"
+        raise ExportError(f"{who} output #{ref[2]} of layer {ref[0]!r} (a state or second output); target "
+                          f"{b.target!r} supports single-output layers only")
+    return tensors[ref]
+
+
 def build_plan(model, target: str = "any", input_shape=None, test_batch: int = 2, seed: int = 0) -> Plan:
     """Turn a loaded kerasless Model into a Plan (see the module docstring for the contract).
 
@@ -400,63 +425,19 @@ def build_plan(model, target: str = "any", input_shape=None, test_batch: int = 2
     name = model.input_names[0]
     b.buffers["x"] = Buffer("x", tuple(int(d) for d in shape), "input")
     tensors = {(name, 0, 0): _T("x", b.buffers["x"].shape)}
+    kwargs = getattr(model, "_node_kwargs", {})
     for layer, node, refs in model._nodes:
-        (x,) = [tensors[tuple(r)] for r in refs]
         handler = HANDLERS.get(type(layer))
         if handler is None or isinstance(layer, InputLayer):
-            b.fail(layer, f"the exporters support {', '.join(sorted(c.__name__ for c in HANDLERS))}")
-        tensors[(layer.name, node, 0)] = handler(b, layer, x)
-    out = tensors[tuple(model.spec.outputs[0])]
+            supported = sorted(k for k, v in REGISTRY.items() if v in HANDLERS)
+            b.fail(layer, f"the exporters support {', '.join(supported)}")
+        if len(refs) != 1 or getattr(layer, "LIST_INPUT", False) or kwargs.get((layer.name, node)):
+            b.fail(layer, "a call with several input tensors or keyword tensors (initial_state=, mask=) is not "
+                          "supported by the exporters yet")
+        tensors[(layer.name, node, 0)] = handler(b, layer, _tensor(b, tensors, refs[0], layer))
+    out = _tensor(b, tensors, model.spec.outputs[0], None)
     plan = Plan(model.name, str(model.source), str(model.keras_version), b.buffers, b.calls, b.weights, out.buf,
                 fixed_batch=b.fixed_batch, input_vocab=b.input_vocab, input_mask_value=b.input_mask_value)
     plan.test_x = sample_inputs(plan, plan.fixed_batch or test_batch, np.random.default_rng(seed))
     plan.test_y = reference_outputs(model, [plan.test_x])[0]
     return plan
-
-
-def sample_inputs(plan: Plan, batch: int, rng) -> np.ndarray:
-    """Random float32 inputs ``(batch, *input_shape)`` that exercise the model: token ids in [0, vocab) for an
-    Embedding input, and rows with pre-, post- and middle-padding (mask_value steps) when Masking reads the input."""
-    shape = (batch, *plan.input_shape)
-    if plan.input_vocab is not None:
-        x = rng.integers(0, plan.input_vocab, shape).astype(np.float32)
-        if len(shape) == 2 and shape[1] > 2:
-            _pad_rows(x, 0.0)
-        return x
-    x = rng.normal(0.0, 1.0, shape).astype(np.float32)
-    if plan.input_mask_value is not None and len(shape) == 3 and shape[1] > 2:
-        _pad_rows(x, np.float32(plan.input_mask_value))
-    return x
-
-
-def _pad_rows(x, value):
-    """Row r % 4: 0 pre-padded, 1 post-padded, 2 masked in the middle, 3 untouched."""
-    steps = x.shape[1]
-    k = max(1, steps // 3)
-    for r in range(x.shape[0]):
-        sel = [slice(0, k), slice(steps - k, steps), slice(k, 2 * k), slice(0, 0)][r % 4]
-        x[r, sel] = value
-
-
-def reference_outputs(model, batches: list) -> list[np.ndarray]:
-    """``model.predict`` on consecutive batches from a fresh state (stateful models carry state between them);
-    the model's own carried states are restored afterwards."""
-    layers = _stateful_layers(model)
-    saved = [layer.state for layer in layers]
-    try:
-        for layer in layers:
-            layer.state = None
-        return [np.asarray(model.predict(x), np.float32) for x in batches]
-    finally:
-        for layer, state in zip(layers, saved):
-            layer.state = state
-
-
-def _stateful_layers(model) -> list:
-    found = []
-    for layer in model.layers:
-        for sub in (layer, getattr(layer, "forward", None), getattr(layer, "backward", None),
-                    getattr(layer, "inner", None)):
-            if isinstance(sub, RecurrentLayer):
-                found.append(sub)
-    return found

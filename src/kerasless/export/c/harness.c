@@ -1,6 +1,7 @@
 /* Test harness for generated C models (used by `kerasless export --verify` and the test suite).
  *
- * Build:  cc -std=c99 -DKL_HEADER='"model.h"' -DKL_NAME=model -DKL_WEIGHTS_FILE=0|1 -I DIR harness.c DIR/model.c -lm
+ * Build:  cc -std=c99 -DKL_NAME=model -DKL_WEIGHTS_FILE=0|1 harness.c DIR/model.c -lm
+ * (it declares the API itself, so one harness object links with any model exported under the same name)
  * Run:    harness IN OUT [WEIGHTS]
  *   IN : int32 in_size, out_size, n_calls; then per call int32 batch, int32 mode (0 predict, 1 predict_ws),
  *        batch*in_size float32
@@ -10,11 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include KL_HEADER
-
 #define KL_CAT2(a, b) a##b
 #define KL_CAT(a, b) KL_CAT2(a, b)
 #define KL_FN(suffix) KL_CAT(KL_NAME, suffix)
+
+/* The generated <name>.h API. */
+int KL_FN(_predict)(const float *x, int batch, float *y);
+size_t KL_FN(_workspace_size)(int batch);
+int KL_FN(_predict_ws)(const float *x, int batch, float *y, void *workspace);
+float KL_FN(_self_test)(void);
+#if KL_WEIGHTS_FILE
+int KL_FN(_load_weights)(const char *path);
+void KL_FN(_free_weights)(void);
+#endif
 
 static int read_i32(FILE *f, int *v) { return fread(v, sizeof *v, 1, f) == 1; }
 

@@ -1,7 +1,7 @@
 /* kerasless C runtime: types and status codes shared by runtime.c and the generated model code.
  *
  * A generated <name>.c defines KL_USE_<KERNEL> / KL_USE_ACT_<NAME> for the kernels its model needs and then
- * #includes "runtime.c", so every kernel is a static function of the model's translation unit (two exported
+ * #includes "runtime.c" (which includes runtime_activations.c), so every kernel is a static function of the model's translation unit (two exported
  * models link together without clashes) and unused kernels are never compiled.
  * Lint the whole runtime on its own with:  gcc -std=c99 -Wall -Wextra -Werror -pedantic -DKL_LINT -c runtime.c
  */

@@ -1,0 +1,379 @@
+"""C target: ``<name>.h`` + ``<name>.c`` (weights, test vector, call list) over the hand-written runtime.c.
+
+The generated ``<name>.c`` defines ``KL_USE_*`` for the kernels and activations its plan uses and #includes the
+copied ``runtime.c``: compile just ``<name>.c`` (C99, ``-lm``). No allocation in the predict path: buffers live in
+one workspace, static for ``<name>_predict`` (``<NAME>_MAX_BATCH`` rows) or caller-provided for
+``<name>_predict_ws``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..common import check_identifier, float_literals, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
+from ..plan import RECURRENT_KERNELS, ExportError, Plan
+
+NAME = "c"
+HERE = Path(__file__).parent
+RUNTIME = ("runtime.c", "runtime_activations.c", "runtime.h")
+FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+SPECIAL = {"inf": "INFINITY", "-inf": "(-INFINITY)", "nan": "NAN"}
+STATIC_WS_FLOATS = 16 << 20  # default <NAME>_MAX_BATCH keeps the static workspace under 64 MB
+MERGE = {"concat": "KL_MERGE_CONCAT", "sum": "KL_MERGE_SUM", "mul": "KL_MERGE_MUL", "ave": "KL_MERGE_AVE"}
+
+
+def _floats(array) -> str:
+    return wrap(float_literals(array, "f", SPECIAL))
+
+
+def scratch_floats(plan: Plan) -> int:
+    """KL_RNN_SCRATCH of the largest recurrent call (runtime.c)."""
+    sizes = [(c.params["steps"] + 2) * len(c.params["gates"]) * c.params["units"] + 6 * c.params["units"]
+             for c in plan.calls if c.kernel in RECURRENT_KERNELS]
+    return max(sizes, default=0)
+
+
+def layout(plan: Plan) -> dict[str, int]:
+    """Per-sample workspace offset (floats) of every buffer that needs storage."""
+    offsets, pos = {}, 0
+    for b in plan.buffers.values():
+        if b.kind in ("data", "mask") and not b.alias_of:
+            offsets[b.name] = pos
+            pos += b.size
+    return offsets
+
+
+def used_activations(plan: Plan) -> set[str]:
+    """Activations the generated code references as kl_act_* (a linear Dense passes NULL instead)."""
+    used = set()
+    for c in plan.calls:
+        for key in ("activation", "recurrent_activation"):
+            if key in c.params and not (c.kernel == "dense" and c.params[key] == "linear"):
+                used.add(c.params[key])
+    return used
+
+
+def _weight_names(plan):
+    return {k: f"w{i}_{sanitize(k)}" for i, k in enumerate(plan.weights)}
+
+
+class _Gen:
+    def __init__(self, plan: Plan, name: str, weights_file: bool):
+        self.plan, self.name, self.up, self.weights_file = plan, name, name.upper(), weights_file
+        self.w = _weight_names(plan)
+        self.offsets = layout(plan)
+        self.per_sample = sum(plan.buffers[n].size for n in self.offsets)
+        self.scratch = scratch_floats(plan)
+
+    def buf(self, name: str) -> str:
+        return self.plan.storage(name)
+
+    def act(self, name: str, nullable=False) -> str:
+        return "NULL" if nullable and name == "linear" else f"kl_act_{name}"
+
+    # -- the call list --------------------------------------------------------------------------------------
+    def call(self, c) -> list[str]:
+        p, b, ws = c.params, self.buf, {k: self.w[v] for k, v in c.weights.items()}
+        x, y = b(c.inputs[0]), b(c.output)
+        shapes = [shape_comment(self.plan.buffers[n].shape) for n in (c.inputs[0], c.output)]
+        head = f"    /* {c.layer} ({c.layer_class}): {c.kernel} {shapes[0]} -> {shapes[1]} */"
+        if c.kernel == "dense":
+            body = [(f"    kl_dense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, {ws['W']}, "
+                     f"{ws.get('b', 'NULL')}, {self.act(p['activation'], True)}, {y});")]
+        elif c.kernel in RECURRENT_KERNELS:
+            fields = [f".seqs = {p['seqs']}", f".steps = {p['steps']}", f".input_dim = {p['input_dim']}",
+                      f".units = {p['units']}", f".gates = {len(p['gates'])}", f".W = {ws['W']}",
+                      f".U = {ws['U']}", f".b = {ws.get('b', 'NULL')}", f".br = {ws.get('br', 'NULL')}",
+                      f".act = {self.act(p['activation'])}",
+                      f".ract = {self.act(p['recurrent_activation']) if 'recurrent_activation' in p else 'NULL'}",
+                      f".reset_after = {int(p.get('reset_after', False))}",
+                      f".go_backwards = {int(p['go_backwards'])}",
+                      f".return_sequences = {int(p['return_sequences'])}",
+                      f".zero_output_for_mask = {int(p['zero_output_for_mask'])}"]
+            body = ["    {", "        const kl_rnn p = {" + ", ".join(fields[:5]) + ",",
+                    "                          " + ", ".join(fields[5:9]) + ",",
+                    "                          " + ", ".join(fields[9:11]) + ",",
+                    "                          " + ", ".join(fields[11:]) + "};",
+                    (f"        kl_{c.kernel}(&p, {x}, {b(c.mask) if c.mask else 'NULL'}, {y}, "
+                     f"{'kl_state.' + c.state if c.state else 'NULL'}, scratch, batch);"), "    }"]
+        elif c.kernel == "embedding":
+            body = [f"    if (kl_embedding({x}, batch * {p['n']}, {ws['E']}, {p['vocab']}, {p['dim']}, {y}) != KL_OK)",
+                    "        return KL_ERR_TOKEN;"]
+        elif c.kernel == "mask_tokens":
+            body = [f"    kl_mask_tokens({x}, batch * {p['n']}, {y});"]
+        elif c.kernel == "mask_values":
+            value = float_literals([p["value"]], "f", SPECIAL)[0]
+            body = [f"    kl_mask_values({x}, batch * {p['steps']}, {p['features']}, {value}, {y});"]
+        elif c.kernel == "apply_mask":
+            body = [f"    kl_apply_mask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"]
+        elif c.kernel == "activation":
+            body = [f"    kl_activation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"]
+        elif c.kernel == "reverse_time":
+            body = [f"    kl_reverse_time({x}, batch, {p['steps']}, {p['features']}, {y});"]
+        elif c.kernel == "merge":
+            body = [(f"    kl_merge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
+                     f"{MERGE[p['mode']]}, {y});")]
+        elif c.kernel == "permute":
+            shape = ", ".join(map(str, p["shape"]))
+            dims = ", ".join(map(str, p["dims"]))
+            body = ["    {", f"        static const int shape[] = {{{shape}}}, dims[] = {{{dims}}};",
+                    f"        kl_permute({x}, batch, {len(p['shape'])}, shape, dims, {y});", "    }"]
+        elif c.kernel == "repeat":
+            body = [f"    kl_repeat({x}, batch, {p['n']}, {p['features']}, {y});"]
+        elif c.kernel == "reshape":
+            return [(f"    /* {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}, "
+                     f"{c.output} shares {y}'s storage */")]
+        else:
+            raise ExportError(f"layer {c.layer!r}: kernel {c.kernel!r} has no C implementation (target 'c')")
+        return [head, *body]
+
+    # -- files ------------------------------------------------------------------------------------------------
+    def header(self) -> str:
+        p, n, up = self.plan, self.name, self.up
+        max_batch = max(1, min(64, STATIC_WS_FLOATS // max(1, self.per_sample)), p.fixed_batch or 1)
+        lines = [f"/* {n}.h: Keras model {p.name!r} exported by kerasless (target c). Generated: do not edit.",
+                 f" * Input  x: float32 (batch, {', '.join(map(str, p.input_shape))}) C order, flattened"
+                 + (f"; token ids (0..{p.input_vocab - 1}) as float values" if p.input_vocab else ""),
+                 f" * Output y: float32 (batch, {', '.join(map(str, p.output_shape))})",
+                 " * Returns KL_OK (0), or KL_ERR_ARGS / KL_ERR_TOKEN / KL_ERR_WEIGHTS (runtime.h).",
+                 f" * {n}_predict uses a static workspace (not thread-safe, batch <= {up}_MAX_BATCH: raise it with",
+                 f" * -D{up}_MAX_BATCH=n when compiling {n}.c); {n}_predict_ws uses yours and has no such limit.",
+                 " */", f"#ifndef {up}_H_", f"#define {up}_H_", "", "#include <stddef.h>", "",
+                 '#include "runtime.h"', "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+                 f"#define {up}_INPUT_SIZE {p.buffers[p.input].size} /* floats per sample */",
+                 f"#define {up}_OUTPUT_SIZE {p.buffers[p.output].size} /* floats per sample */",
+                 f"#ifndef {up}_MAX_BATCH", f"#define {up}_MAX_BATCH {max_batch}", "#endif"]
+        if p.fixed_batch:
+            lines.append(f"#define {up}_FIXED_BATCH {p.fixed_batch} /* stateful: the only batch size accepted */")
+        lines += ["", "/* y[batch * OUTPUT_SIZE] = model(x[batch * INPUT_SIZE]); 0 on success. */",
+                  f"int {n}_predict(const float *x, int batch, float *y);",
+                  "/* Bytes of workspace _predict_ws needs for `batch` rows (0 if batch <= 0). */",
+                  f"size_t {n}_workspace_size(int batch);",
+                  "/* Same as _predict with a caller-provided workspace (thread-safe unless the model is stateful). */",
+                  f"int {n}_predict_ws(const float *x, int batch, float *y, void *workspace);",
+                  "/* Zero the recurrent states carried between calls (stateful models; a no-op otherwise). */",
+                  f"void {n}_reset_states(void);",
+                  "/* Run the embedded test vector; returns the max abs difference to the expected output",
+                  " * (INFINITY on failure). Resets the states of a stateful model. */",
+                  f"float {n}_self_test(void);"]
+        if self.weights_file:
+            lines += [f"/* Load {n}.weights.bin (little-endian float32, see {n}.weights.json); 0 on success. */",
+                      f"int {n}_load_weights(const char *path);", f"void {n}_free_weights(void);"]
+        lines += ["", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H_ */", ""]
+        return "\n".join(lines)
+
+    def source(self) -> str:
+        p, n = self.plan, self.name
+        uses = [f"#define KL_USE_{k.upper()}" for k in p.kernels if k != "reshape"]
+        uses += [f"#define KL_USE_ACT_{a.upper()}" for a in sorted(used_activations(p))]
+        out = [f"/* {n}.c: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) exported",
+               f" * by kerasless (target c). Generated: regenerate instead of editing. API and contract: see {n}.h.",
+               " * Compile this file only (it includes runtime.c): cc -std=c99 -O2 -c " + f"{n}.c", " */",
+               *uses, "", '#include "runtime.c"', f'#include "{n}.h"', ""]
+        if self.weights_file:
+            out += ["#include <stdio.h>", "#include <stdlib.h>", ""]
+        out += [f"#define KL_WS_PER_SAMPLE {self.per_sample} /* floats of intermediate buffers per sample */",
+                f"#define KL_WS_SCRATCH {self.scratch} /* floats of recurrent scratch per call */",
+                f"#define KL_BATCH_LIMIT {self.batch_limit()} /* keeps every size below INT_MAX */",
+                f"#define KL_TEST_BATCH {p.test_x.shape[0]}", ""]
+        out += self.weights() + self.test_vector() + self.states()
+        out += self.predict_ws() + self.wrappers()
+        return "\n".join(out) + "\n"
+
+    def batch_limit(self) -> int:
+        p = self.plan
+        biggest = max([b.size for b in p.buffers.values()] + [self.per_sample, 1])
+        return max(1, min((2**31 - 1) // biggest, (2**31 - 1) // max(1, self.per_sample)))
+
+    def weights(self) -> list[str]:
+        p, out = self.plan, ["/* ---- weights (Keras layout, row-major) ---- */"]
+        if self.weights_file:
+            total = sum(w.size for w in p.weights.values()) * 4
+            out += [f"#define KL_WEIGHTS_BYTES {total}u", "static float *kl_blob = NULL;"]
+            out += [f"static const float *{self.w[k]} = NULL; /* {k} {shape_comment(w.shape)} */"
+                    for k, w in p.weights.items()]
+            return out + [""]
+        for k, w in p.weights.items():
+            out += [f"/* {k} {shape_comment(w.shape)} */", f"static const float {self.w[k]}[{max(1, w.size)}] = {{",
+                    _floats(w) if w.size else "    0.0f", "};"]
+        return out + [""]
+
+    def test_vector(self) -> list[str]:
+        p = self.plan
+        return ["/* ---- test vector: kerasless predict(kl_test_x) == kl_test_y ---- */",
+                f"static const float kl_test_x[{p.test_x.size}] = {{", _floats(p.test_x), "};",
+                f"static const float kl_test_y[{p.test_y.size}] = {{", _floats(p.test_y), "};", ""]
+
+    def states(self) -> list[str]:
+        p, n = self.plan, self.name
+        states = [b for b in p.buffers.values() if b.kind == "state"]
+        out = []
+        if states:
+            out += [f"/* ---- recurrent states carried between calls: ({self.up}_FIXED_BATCH, *shape) each ---- */",
+                    "static struct {"]
+            out += [f"    float {s.name}[{p.fixed_batch * s.size}]; /* {shape_comment(s.shape)} per sample */"
+                    for s in states]
+            out.append("} kl_state;")
+        out += ["", f"void {n}_reset_states(void)", "{",
+                "    memset(&kl_state, 0, sizeof kl_state);" if states else "    /* not stateful */", "}", ""]
+        return out
+
+    def predict_ws(self) -> list[str]:
+        p, n = self.plan, self.name
+        out = [f"size_t {n}_workspace_size(int batch)", "{",
+               "    if (batch <= 0) return 0;",
+               "    return ((size_t)batch * KL_WS_PER_SAMPLE + KL_WS_SCRATCH) * sizeof(float);", "}", "",
+               f"int {n}_predict_ws(const float *x, int batch, float *y, void *workspace)", "{",
+               "    float *ws = (float *)workspace;"]
+        for name, off in self.offsets.items():
+            out.append(f"    float *{name} = ws + (size_t)batch * {off}; /* {shape_comment(p.buffers[name].shape)} */")
+        if self.scratch:
+            out.append("    float *scratch = ws + (size_t)batch * KL_WS_PER_SAMPLE;")
+        checks = "x == NULL || y == NULL || ws == NULL || batch <= 0 || batch > KL_BATCH_LIMIT"
+        if p.fixed_batch:
+            checks += f" || batch != {p.fixed_batch}"
+        out += [f"    if ({checks})", "        return KL_ERR_ARGS;"]
+        if self.weights_file:
+            out += ["    if (kl_blob == NULL)", "        return KL_ERR_WEIGHTS;"]
+        for c in p.calls:
+            out += self.call(c)
+        out += [f"    memcpy(y, {self.buf(p.output)}, (size_t)batch * {p.buffers[p.output].size} * sizeof(float));",
+                "    return KL_OK;", "}", ""]
+        return out
+
+    def wrappers(self) -> list[str]:
+        n, up, p = self.name, self.up, self.plan
+        out = [f"static float kl_ws[(size_t){up}_MAX_BATCH * KL_WS_PER_SAMPLE + KL_WS_SCRATCH + 1];", "",
+               f"int {n}_predict(const float *x, int batch, float *y)", "{",
+               f"    if (batch <= 0 || batch > {up}_MAX_BATCH)", "        return KL_ERR_ARGS;",
+               f"    return {n}_predict_ws(x, batch, y, kl_ws);", "}", "",
+               f"float {n}_self_test(void)", "{",
+               f"    static float y[KL_TEST_BATCH * {up}_OUTPUT_SIZE];",
+               "    static float ws[KL_TEST_BATCH * KL_WS_PER_SAMPLE + KL_WS_SCRATCH + 1]; /* any MAX_BATCH */",
+               "    float diff = 0.0f;", "    int i, rc;",
+               f"    {n}_reset_states();", f"    rc = {n}_predict_ws(kl_test_x, KL_TEST_BATCH, y, ws);",
+               *([f"    {n}_reset_states();"] if p.stateful else []), "    if (rc != KL_OK)", "        return INFINITY;",
+               f"    for (i = 0; i < KL_TEST_BATCH * {up}_OUTPUT_SIZE; ++i) {{",
+               "        const float d = fabsf(y[i] - kl_test_y[i]);",
+               "        if (y[i] != y[i] || kl_test_y[i] != kl_test_y[i]) {",
+               "            if ((y[i] != y[i]) != (kl_test_y[i] != kl_test_y[i])) return INFINITY;",
+               "        } else if (d > diff) {", "            diff = d;", "        }", "    }", "    return diff;", "}"]
+        if self.weights_file:
+            out += self.loader()
+        return out
+
+    def loader(self) -> list[str]:
+        n, p = self.name, self.plan
+        offsets = weight_offsets(p)
+        out = ["", f"void {n}_free_weights(void)", "{", "    free(kl_blob);", "    kl_blob = NULL;"]
+        out += [f"    {self.w[k]} = NULL;" for k in p.weights]
+        out += ["}", "", f"int {n}_load_weights(const char *path)", "{",
+                "    const unsigned int one = 1;", "    unsigned char *bytes;", "    float *blob;", "    long size;",
+                "    size_t i;", "    FILE *f;", "    if (path == NULL)", "        return KL_ERR_ARGS;",
+                '    f = fopen(path, "rb");', "    if (f == NULL)", "        return KL_ERR_WEIGHTS;",
+                "    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||",
+                "        (unsigned long)size != KL_WEIGHTS_BYTES) {", "        fclose(f);",
+                "        return KL_ERR_WEIGHTS;", "    }",
+                "    blob = (float *)malloc(KL_WEIGHTS_BYTES + 4u);",
+                "    if (blob == NULL || fread(blob, 1, KL_WEIGHTS_BYTES, f) != KL_WEIGHTS_BYTES) {",
+                "        free(blob);", "        fclose(f);", "        return KL_ERR_WEIGHTS;", "    }", "    fclose(f);",
+                "    bytes = (unsigned char *)blob;",
+                "    if (*(const unsigned char *)&one == 0) /* big-endian host: the file is little-endian */",
+                "        for (i = 0; i + 3 < KL_WEIGHTS_BYTES; i += 4) {",
+                "            unsigned char t = bytes[i];", "            bytes[i] = bytes[i + 3];",
+                "            bytes[i + 3] = t;", "            t = bytes[i + 1];", "            bytes[i + 1] = bytes[i + 2];",
+                "            bytes[i + 2] = t;", "        }", f"    {n}_free_weights();", "    kl_blob = blob;"]
+        out += [f"    {self.w[k]} = blob + {offsets[k] // 4};" for k in p.weights]
+        return out + ["    return KL_OK;", "}"]
+
+
+def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
+    """Write ``<name>.h``, ``<name>.c`` and copies of the runtime (``runtime.c``, ``runtime_activations.c``,
+    ``runtime.h``), plus ``<name>.weights.bin`` / ``.json`` with ``weights_file``, into ``out_dir``."""
+    check_identifier(name)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gen = _Gen(plan, name, weights_file)
+    files = [out_dir / f"{name}.h", out_dir / f"{name}.c"]
+    files[0].write_text(gen.header())
+    files[1].write_text(gen.source())
+    for f in RUNTIME:
+        shutil.copyfile(HERE / f, out_dir / f)
+        files.append(out_dir / f)
+    if weights_file:
+        files += write_weights_file(plan, out_dir, name)
+    return files
+
+
+def compiler() -> str:
+    """$CC, else gcc, else clang, else cc; ExportError when none is installed."""
+    for cc in (os.environ.get("CC"), "gcc", "clang", "cc"):
+        if cc and shutil.which(cc):
+            return cc
+    raise ExportError("target 'c': no C compiler found (install gcc or clang, or set CC)")
+
+
+def compile_harness(out_dir, name: str, exe, weights_file=False, cc=None, flags=FLAGS, harness=None) -> Path:
+    """Build the verification harness (harness.c, or a prebuilt ``harness`` object from :func:`harness_object`)
+    with the generated ``<name>.c``; returns the executable. A compiler error raises ExportError."""
+    out_dir, exe = Path(out_dir), Path(exe)
+    main = [str(harness)] if harness else [*_harness_defines(name, weights_file), str(HERE / "harness.c")]
+    _cc([cc or compiler(), *flags, *main, str(out_dir / f"{name}.c"), "-o", str(exe), "-lm"], out_dir / f"{name}.c")
+    return exe
+
+
+def harness_object(name: str, obj, weights_file=False, cc=None, flags=FLAGS) -> Path:
+    """Compile harness.c once for every model exported under ``name`` (tests link many models against it)."""
+    _cc([cc or compiler(), *flags, *_harness_defines(name, weights_file), "-c", str(HERE / "harness.c"), "-o",
+         str(obj)], HERE / "harness.c")
+    return Path(obj)
+
+
+def _harness_defines(name, weights_file):
+    return [f"-DKL_NAME={name}", f"-DKL_WEIGHTS_FILE={int(weights_file)}"]
+
+
+def _cc(cmd, what):
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ExportError(f"target 'c': compiling {what} failed:\n{' '.join(cmd)}\n{done.stderr[-4000:]}")
+
+
+def execute(exe, plan: Plan, batches: list, weights=None, modes=None, env=None) -> tuple[list, float]:
+    """Run the harness on consecutive batches; returns ([y per batch], self_test diff). Status != 0 -> ExportError."""
+    modes = modes or [0] * len(batches)
+    n_in, n_out = plan.buffers[plan.input].size, plan.buffers[plan.output].size
+    with tempfile.TemporaryDirectory(prefix="kl_run_") as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        parts = [np.array([n_in, n_out, len(batches)], "<i4").tobytes()]
+        for x, mode in zip(batches, modes):
+            x = np.ascontiguousarray(x, "<f4")
+            parts += [np.array([x.shape[0], mode], "<i4").tobytes(), x.tobytes()]
+        src.write_bytes(b"".join(parts))
+        cmd = [str(exe), str(src), str(dst)] + ([str(weights)] if weights else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise ExportError(f"target 'c': {exe} exited with {done.returncode}:\n{done.stderr[-4000:]}")
+        blob, pos, ys = dst.read_bytes(), 0, []
+    for x in batches:
+        status = int(np.frombuffer(blob, "<i4", 1, pos)[0])
+        count = x.shape[0] * n_out
+        ys.append(np.frombuffer(blob, "<f4", count, pos + 4).reshape(x.shape[0], *plan.output_shape).copy())
+        pos += 4 + 4 * count
+        if status != 0:
+            raise ExportError(f"target 'c': predict returned status {status} (see runtime.h)")
+    return ys, float(np.frombuffer(blob, "<f4", 1, pos)[0])
+
+
+def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tuple[list, float]:
+    """Compile the generated code with the real toolchain and run it on consecutive batches (for --verify)."""
+    with tempfile.TemporaryDirectory(prefix="kl_c_") as tmp:
+        exe = compile_harness(out_dir, name, Path(tmp) / "harness", weights_file)
+        weights = Path(out_dir) / f"{name}.weights.bin" if weights_file else None
+        return execute(exe, plan, batches, weights)

@@ -1,0 +1,1 @@
+"""NumPy target (target.py) and its hand-written kernels (runtime.py)."""
