@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench bench-export docs browser clean
+.PHONY: demo test test-fast fixtures bench bench-quick bench-export docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,13 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) --no-deps tf-keras==2.21.0
 	touch $@
 
-# Headless Chromium for the HTML report / web export render tests (Debian package; never a downloaded browser).
-browser:
-	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
-		|| echo "no chromium: browser render tests will skip"
+# Toolchains the end-to-end tests run generated code with (Debian packages; never a downloaded browser):
+# headless Chromium (HTML report, web export), a JDK (javac --release 8), Node.js (JS export), a C compiler.
+APT_NEEDS = $(if $(shell command -v chromium),,chromium) $(if $(shell command -v javac),,default-jdk-headless) \
+            $(if $(shell command -v node),,nodejs) $(if $(shell command -v cc),,gcc)
+toolchains:
+	@if [ -n "$(strip $(APT_NEEDS))" ]; then \
+		(apt-get update -q && apt-get install -y -q $(APT_NEEDS)) || echo "could not install: $(APT_NEEDS) (their tests will skip)"; fi
 
 docs:   ## regenerate the generated tables in docs/weight-layouts.md
 	$(PY) -m kerasless.layout_docs
@@ -30,7 +33,7 @@ docs:   ## regenerate the generated tables in docs/weight-layouts.md
 demo: $(VENV)/.base
 	$(VENV)/bin/kerasless demo
 
-test: $(VENV)/.test browser
+test: $(VENV)/.test toolchains
 	$(PY) -m pytest -q
 
 test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
@@ -39,8 +42,13 @@ test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 fixtures: $(VENV)/.test   ## regenerate tests/fixtures with Keras (commit the result)
 	$(PY) tests/make_fixtures.py
 
-bench: $(VENV)/.test
+bench: $(VENV)/.test   ## kerasless vs Keras, ONNX Runtime, TFLite -> bench/results/latest.{json,png} (~7 min)
+	$(PIP) -r bench/requirements.txt
 	$(PY) bench/bench_predict.py
+
+bench-quick: $(VENV)/.test   ## LSTM T=40, batch 1 and 1024 only (~1 min)
+	$(PIP) -r bench/requirements.txt
+	$(PY) bench/bench_predict.py --quick
 
 bench-export: $(VENV)/.base   ## B=1 latency: exported C / NumPy target vs kerasless predict
 	$(PY) bench/bench_export.py

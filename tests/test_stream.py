@@ -42,6 +42,17 @@ def test_stream_equals_predict_with_sequences(classes, batch, steps, feats, unit
     assert_close(_stream_all(model, x), model.predict(x), tol=1e-6)
 
 
+def test_stream_through_time_distributed_dense():
+    rng = np.random.default_rng(4)
+    dense = {"class_name": "Dense", "config": {"units": 2, "activation": "tanh"}}
+    w = [("k", rng.normal(0, 0.5, (4, 2)).astype(np.float32)), ("b", rng.normal(0, 0.5, (2,)).astype(np.float32))]
+    model = chain((5, 3), [("LSTM", rnn_config("LSTM", 4, return_sequences=True), rnn_weights("LSTM", 4, 3, rng)),
+                           ("TimeDistributed", {"layer": dense}, w)], masking=0.0)
+    x = rng.normal(0, 1, (2, 5, 3)).astype(np.float32)
+    x[1, 2] = 0.0
+    assert_close(_stream_all(model, x), model.predict(x), tol=1e-6)
+
+
 @pytest.mark.parametrize("cls", ["LSTM", "GRU", "SimpleRNN"])
 def test_stream_of_last_output_model_is_predict_on_each_prefix(cls):
     rng = np.random.default_rng(3)

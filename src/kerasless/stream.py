@@ -95,6 +95,7 @@ class Stream:
                                            self._prev[layer.name], mask, layer.zero_output_for_mask)
                 self._states[layer.name], self._prev[layer.name] = states, y
                 values[(layer.name, node, 0)] = (y, mask if layer.return_sequences else None)
-            else:
-                values[(layer.name, node, 0)] = (layer.call(x, mask), layer.compute_mask(x, mask))
+            else:  # one step has no time axis: TimeDistributed is just its inner layer here
+                per_step = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+                values[(layer.name, node, 0)] = (per_step.call(x, mask), layer.compute_mask(x, mask))
         return values[tuple(self.model.spec.outputs[0])][0]

@@ -28,11 +28,13 @@ from ..errors import KeraslessError
 from .c import target as c_target
 from .common import check_identifier
 from .inputs import reference_outputs, sample_inputs
+from .java import target as java_target
+from .js import target as js_target
 from .numpy import target as numpy_target
+from .web import target as web_target
 from .plan import ExportError, Plan, build_plan
 
 __all__ = [
-    "PLANNED",
     "TARGETS",
     "TOLERANCE",
     "ExportError",
@@ -47,8 +49,10 @@ __all__ = [
 TARGETS = {
     "c": c_target,
     "numpy": numpy_target,
+    "js": js_target,  # ES module (node/browsers)
+    "java": java_target,  # <Name>.java, Java 8 / Android
+    "web": web_target,  # self-contained index.html
 }
-PLANNED = ("js", "java", "web")  # accepted by the CLI, not implemented yet
 TOLERANCE = 1e-5
 
 
@@ -59,9 +63,6 @@ class VerifyError(KeraslessError):
 def _target(target: str):
     if target in TARGETS:
         return TARGETS[target]
-    if target in PLANNED:
-        raise ExportError(f"export target {target!r} is not implemented yet; available targets: "
-                          f"{', '.join(TARGETS)}")
     raise ExportError(f"unknown export target {target!r}; available targets: {', '.join(TARGETS)}")
 
 

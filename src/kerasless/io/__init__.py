@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import zipfile
 
-import h5py
-
 from ..errors import ModelFileError
 from .keras_zip import read_keras_zip
 from .legacy_h5 import read_legacy_h5
@@ -14,6 +12,12 @@ from .live import read_live
 from .spec import LayerSpec, ModelSpec
 
 __all__ = ["read_file", "read_live", "LayerSpec", "ModelSpec"]
+
+
+def _is_hdf5(path) -> bool:
+    import h5py  # lazy: `import kerasless` stays light
+
+    return h5py.is_hdf5(path)
 
 
 def read_file(path) -> ModelSpec:
@@ -28,7 +32,7 @@ def read_file(path) -> ModelSpec:
         head = f.read(8)
     if head.startswith(b"PK"):
         return read_keras_zip(path)
-    if head == b"\x89HDF\r\n\x1a\n" or h5py.is_hdf5(path):
+    if head == b"\x89HDF\r\n\x1a\n" or _is_hdf5(path):
         return read_legacy_h5(path)
     if zipfile.is_zipfile(path):
         return read_keras_zip(path)

@@ -7,7 +7,6 @@ import json
 import re
 import zipfile
 
-import h5py
 import numpy as np
 
 from ..errors import ModelFileError
@@ -60,6 +59,8 @@ def read_keras_zip(path: str) -> ModelSpec:
 
 
 def _read_h5_vars(blob: bytes, path: str) -> dict[str, np.ndarray]:
+    import h5py  # lazy: `import kerasless` stays light (h5py costs ~12 MB and tens of ms)
+
     out = {}
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 
 from ..errors import ModelFileError
@@ -17,6 +16,8 @@ def _text(value) -> str:
 
 
 def read_legacy_h5(path: str) -> ModelSpec:
+    import h5py  # lazy: `import kerasless` stays light
+
     try:
         with h5py.File(path, "r") as f:
             if "model_config" not in f.attrs:

@@ -1,11 +1,12 @@
-"""Fast paths for recurrent.run when nobody records the gates: the native C loop, or a fused NumPy loop.
+"""Fast paths for recurrent.run and streaming: the native C loop (kerasless/native), or fused NumPy loops.
 
-Each recurrent layer's setup() attaches ``params.fast`` (a :class:`FastCell`) when its activations have a fast
-form; run() tries :func:`run_fast` first and uses the readable step loop when it returns None (trace/record,
-other activations, or a cell without a fast form). Same float32 numbers within ~1e-7 of the step loop.
+Each recurrent layer's setup() attaches ``params.fast`` (a :class:`FastCell`); run() tries :func:`run_fast` first
+and uses the readable step loop when it returns None (activations without a fast form, NumPy backend for cells
+without a fused loop). ``record`` (trace) is fed from the fast path's own numbers, so trace == predict bit for bit.
+Results agree with the step loop within ~1e-7 per step (tests/test_fastpath.py).
 
-NumPy LSTM trick: sigmoid(x) = tanh(x/2)/2 + 1/2, so with the i, f, o columns of U (and of xp) pre-scaled by 1/2,
-one tanh over all 4u columns plus one affine (gain, offset) gives all four gates: ~10 ufunc calls a step.
+NumPy trick: sigmoid(x) = tanh(x/2)/2 + 1/2, so with the sigmoid-gate columns of U (and of xp) pre-scaled by 1/2,
+one tanh over all gate columns plus one affine (gain, offset) gives every gate: ~10 ufunc calls an LSTM step.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class FastCell:
     U: np.ndarray  # (u, G) contiguous; gru_v1: U_zr (u, 2u)
     U2: np.ndarray | None = None  # gru_v1: U_h (u, u)
     rb: np.ndarray | None = None  # gru: recurrent bias (G,)
-    numpy_ok: bool = False  # the fused NumPy loop applies (sigmoid/tanh LSTM)
+    numpy_ok: bool = False  # a fused NumPy loop applies (sigmoid/tanh LSTM, reset_after GRU)
 
     def __post_init__(self):
         self.native_ok = self.act in NATIVE_ACTS and (self.ract is None or self.ract in NATIVE_ACTS)
@@ -42,6 +43,13 @@ class FastCell:
             self.U_scaled = np.ascontiguousarray(self.U * s)
             self.gain = s.copy()  # tanh -> gate: t*gain + offset
             self.offset = np.where(s == F(0.5), F(0.5), F(0)).astype(F)
+        elif self.kind == "gru" and self.act == "tanh" and self.ract == "sigmoid":
+            self.numpy_ok = True
+            s = np.full(3 * u, F(0.5), F)
+            s[2 * u:] = 1
+            self.scale = s  # 1/2 on z, r
+            self.U_scaled = np.ascontiguousarray(self.U * s)
+            self.rb_scaled = None if self.rb is None else self.rb * s
 
 
 def cell(kind, units, act, ract, U, U2=None, rb=None) -> FastCell:
@@ -58,15 +66,43 @@ def run_fast(fast, xp, states, mask, go_backwards, return_sequences, zero_output
         if out is not None:
             return out
     if fast.numpy_ok:
-        return _lstm_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
+        loop = _lstm_numpy if fast.kind == "lstm" else _gru_numpy
+        return loop(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
     return None
 
 
-def native_step(fast, xp_t, states, prev, keep, zero_output_for_mask):
-    """(y, states) of one step in C, or None (NumPy backend, or no kernel)."""
-    if native.backend() != "native":
-        return None
-    return native.step_once(fast, xp_t, states, prev, keep, zero_output_for_mask)
+def project_fast(x, W, b):
+    """x (..., K) @ W + b in C with the native backend (OpenBLAS's spinning thread pool costs more than the
+    product at these sizes, and much more on a busy machine); None otherwise."""
+    if native.backend() == "native" and x.dtype == F:
+        return native.project(x, W, b)
+    return None
+
+
+def fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask):
+    """(y, states) of one step (streaming) in C, or fused NumPy for sigmoid/tanh LSTM; None otherwise."""
+    if fast.native_ok and native.backend() == "native":
+        out = native.step_once(fast, xp_t, states, prev, keep, zero_output_for_mask)
+        if out is not None:
+            return out
+    if fast.numpy_ok and fast.kind == "lstm":
+        h, c = states
+        z = np.matmul(h, fast.U_scaled)  # (batch, 4u)
+        z += xp_t * fast.scale
+        np.tanh(z, out=z)
+        z *= fast.gain
+        z += fast.offset
+        u = fast.units
+        c = z[:, u:2 * u] * c
+        c += z[:, :u] * z[:, 2 * u:3 * u]
+        h = np.tanh(c)
+        h *= z[:, 3 * u:]
+        if keep is not None and not keep.all():
+            kc = keep[:, None]
+            y = np.where(kc, h, F(0) if zero_output_for_mask else prev)
+            return y, (np.where(kc, h, states[0]), np.where(kc, c, states[1]))
+        return h, (h, c)
+    return None
 
 
 def _lstm_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
@@ -113,3 +149,53 @@ def _lstm_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_out
             record(k, {"i": i, "f": f, "g": g, "o": o}, (h, c))
     last = prev if prev is not None else h
     return (outputs if return_sequences else last.copy() if last is h else last), (h, c)
+
+
+def _gru_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
+    """GRU (reset_after, sigmoid/tanh): z, r = tanh(x/2)/2 + 1/2 over one contiguous block; h' = hh + z*(h - hh)."""
+    B, T, G = xp.shape
+    u = fast.units
+    xs = np.empty((T, B, G), F)
+    np.multiply(xp.transpose(1, 0, 2), fast.scale, out=xs)
+    h = np.array(states[0], F, copy=True)
+    hu = np.empty((B, G), F)
+    zr = np.empty((B, 2 * u), F)
+    z, r = zr[:, :u], zr[:, u:]
+    hh = np.empty((B, u), F)
+    Us, rbs = fast.U_scaled, fast.rb_scaled
+    outputs = np.empty((B, T, u), F) if return_sequences else None
+    prev = np.zeros((B, u), F) if mask is not None else None
+    matmul, tanh, multiply, add = np.matmul, np.tanh, np.multiply, np.add
+    half = F(0.5)
+    for k in range(T):
+        t = T - 1 - k if go_backwards else k
+        x = xs[t]
+        matmul(h, Us, out=hu)
+        if rbs is not None:
+            hu += rbs
+        add(x[:, :2 * u], hu[:, :2 * u], out=zr)
+        tanh(zr, out=zr)
+        zr *= half
+        zr += half
+        multiply(r, hu[:, 2 * u:], out=hh)
+        hh += x[:, 2 * u:]
+        tanh(hh, out=hh)
+        keep = None if mask is None else mask[:, t]
+        if keep is None or keep.all():
+            h -= hh
+            h *= z
+            h += hh
+            y = h
+        else:
+            hn = hh + z * (h - hh)
+            kc = keep[:, None]
+            y = np.where(kc, hn, F(0) if zero_output_for_mask else prev)
+            h = np.where(kc, hn, h)
+        if prev is not None:
+            prev = y.copy() if y is h else y
+        if outputs is not None:
+            outputs[:, k] = y
+        if record is not None:
+            record(k, {"z": z, "r": r, "hh": hh}, (h,))
+    last = prev if prev is not None else h
+    return (outputs if return_sequences else last.copy() if last is h else last), (h,)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import activations
-from .fastpath import native_step, run_fast
+from .fastpath import fast_step, project_fast, run_fast
 from .base import Layer, anything, boolean, matmul_last, positive_int
 from .layout import CellLayout
 
@@ -54,11 +54,10 @@ def _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, z
 def masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mask=False):
     """One step with Keras's mask rule. keep: (batch,) bool or None. Returns (y_t, states, gates).
 
-    With the native backend (streaming) the step runs in C and gates is empty; the loop in run() records gates
-    through its own paths."""
+    Streaming takes the fast paths (C, or fused NumPy) and gets empty gates; run() records gates its own way."""
     fast = getattr(params, "fast", None)
-    if fast is not None and fast.native_ok:
-        out = native_step(fast, xp_t, states, prev, keep, zero_output_for_mask)
+    if fast is not None:
+        out = fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask)
         if out is not None:
             return out[0], out[1], {}
     return _masked_step(step, params, xp_t, states, prev, keep, zero_output_for_mask)
@@ -159,6 +158,9 @@ class RecurrentLayer(Layer):
     # -- inference ---------------------------------------------------------------------------------------------
     def project(self, x):
         """(batch, time, features) -> (batch, time, gates*units): x·kernel (+ input bias) for all steps at once."""
+        xp = project_fast(x, self.weights[0], self.input_bias if self.use_bias else None)
+        if xp is not None:  # native backend (layers/fastpath.py)
+            return xp
         xp = matmul_last(x, self.weights[0])  # (batch, time, gates*units)
         if self.use_bias:
             xp += self.input_bias

@@ -9,6 +9,7 @@
 #define KL_USE_ACT_SIGMOID
 #define KL_USE_ACT_SOFTMAX
 #define KL_USE_ACT_TANH
+#define KL_USE_STREAM
 
 #include "runtime.c"
 #include "model.h"
@@ -117,4 +118,44 @@ float model_self_test(void)
         }
     }
     return diff;
+}
+
+void model_stream_reset(model_state *s)
+{
+    if (s != NULL)
+        memset(s, 0, sizeof *s);
+}
+
+int model_stream_step(model_state *s, const float *x_t, float *y_t)
+{
+    const int batch = 1;
+    const float *x = x_t;
+    float *scratch;
+    float *m1;
+    float *t1;
+    float *t2;
+    float *t3;
+    if (s == NULL || x_t == NULL || y_t == NULL)
+        return KL_ERR_ARGS;
+    m1 = s->ws + 0; /* 1 float(s) per step */
+    t1 = s->ws + 1; /* 2 float(s) per step */
+    t2 = s->ws + 3; /* 2 float(s) per step */
+    t3 = s->ws + 5; /* 2 float(s) per step */
+    scratch = s->ws + 7;
+    /* l0 (Masking): mask_values (3, 2) -> (3,) */
+    kl_mask_values(x, batch * 1, 2, 0.0f, m1);
+    /* l0 (Masking): apply_mask (3, 2) -> (3, 2) */
+    kl_apply_mask(x, m1, batch * 1, 2, t1);
+    /* l1 (LSTM): lstm, one step */
+    {
+        const kl_rnn p = {.seqs = 1, .steps = 1, .input_dim = 2, .units = 2, .gates = 4,
+                          .W = w0_l1_kernel, .U = w1_l1_recurrent_kernel, .b = w2_l1_bias, .br = NULL,
+                          .act = kl_act_tanh, .ract = kl_act_sigmoid,
+                          .reset_after = 0, .go_backwards = 0, .return_sequences = 1, .zero_output_for_mask = 0};
+        kl_lstm_stream(&p, t1, m1, t2, s->t2_state, s->t2_prev, scratch);
+    }
+    /* l2 (Dense): dense (3, 2) -> (3, 2) */
+    kl_dense(t2, batch * 1, 2, 2, w3_l2_kernel, w4_l2_bias, kl_act_softmax, t3);
+    memcpy(y_t, t3, 2 * sizeof(float));
+    return KL_OK;
 }

@@ -34,6 +34,22 @@ void model_reset_states(void);
  * (INFINITY on failure). Resets the states of a stateful model. */
 float model_self_test(void);
 
+/* Streaming: feed one timestep of one sample at a time, O(1) work per step; step t returns what
+ * model_predict returns for timestep t (return_sequences) or for the prefix x[:t+1] (last output).
+ * The state holds everything (recurrent states and workspace): no allocation, one state per stream;
+ * zero it with model_stream_reset before the first step (or declare it static / = {0}). */
+#define MODEL_STEP_INPUT_SIZE 2 /* floats of x_t */
+#define MODEL_STEP_OUTPUT_SIZE 2 /* floats of y_t */
+typedef struct model_state {
+    float t2_state[4]; /* l1 (LSTM): h, c */
+    float t2_prev[2]; /* its previous output (masked steps repeat it) */
+    float ws[35]; /* per-step buffers + recurrent scratch */
+} model_state;
+/* Zero every state (start a new sequence). */
+void model_stream_reset(model_state *s);
+/* y_t[MODEL_STEP_OUTPUT_SIZE] = model step on x_t[MODEL_STEP_INPUT_SIZE]; KL_OK (0) or an error code. */
+int model_stream_step(model_state *s, const float *x_t, float *y_t);
+
 #ifdef __cplusplus
 }
 #endif

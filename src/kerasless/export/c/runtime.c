@@ -33,6 +33,7 @@
 #define KL_USE_PERMUTE
 #define KL_USE_REPEAT
 #define KL_USE_ALL_ACTIVATIONS
+#define KL_USE_STREAM
 #endif
 
 /* ---- linear algebra ------------------------------------------------------------------------------------- */
@@ -159,6 +160,30 @@ static void kl_rnn_run(const kl_rnn *p, kl_step step, int n_states, const float 
         if (state != NULL) memcpy(state + (size_t)s * (size_t)ns, st, (size_t)ns * sizeof(float));
     }
 }
+
+#ifdef KL_USE_STREAM
+/* Floats of scratch one streamed timestep needs: xp (g), new states (2u), step temporaries (2g). */
+#define KL_RNN_STREAM_SCRATCH(gates, units) (3 * (gates) * (units) + 2 * (units))
+
+/* One timestep of one sequence, exactly like one iteration of kl_rnn_run (and kerasless Stream.step):
+ * x_t (input_dim); mask_t (1) or NULL; state (n_states*units) and prev (units, the previous output) persist
+ * between calls (zeros at the start); y_t (units) = the step's output. */
+static void kl_rnn_stream(const kl_rnn *p, kl_step step, int n_states, const float *x_t, const float *mask_t,
+                          float *y_t, float *state, float *prev, float *scratch)
+{
+    const int u = p->units, g = p->gates * p->units, ns = n_states * p->units;
+    float *xp = scratch, *nst = xp + g, *tmp = nst + 2 * u;
+    kl_matmul_bias(x_t, 1, p->input_dim, p->W, g, p->b, xp);
+    step(p, xp, state, nst, tmp);
+    if (mask_t == NULL || mask_t[0] != 0.0f) {
+        memcpy(state, nst, (size_t)ns * sizeof(float));
+        memcpy(prev, state, (size_t)u * sizeof(float));
+    } else if (p->zero_output_for_mask) {
+        memset(prev, 0, (size_t)u * sizeof(float));
+    }
+    memcpy(y_t, prev, (size_t)u * sizeof(float));
+}
+#endif
 #endif
 
 #ifdef KL_USE_LSTM
@@ -186,6 +211,14 @@ KL_API void kl_lstm(const kl_rnn *p, const float *x, const float *mask, float *y
 {
     kl_rnn_run(p, kl_lstm_step, 2, x, mask, y, state, scratch, batch);
 }
+
+#ifdef KL_USE_STREAM
+KL_API void kl_lstm_stream(const kl_rnn *p, const float *x_t, const float *mask_t, float *y_t, float *state,
+                            float *prev, float *scratch)
+{
+    kl_rnn_stream(p, kl_lstm_step, 2, x_t, mask_t, y_t, state, prev, scratch);
+}
+#endif
 #endif
 
 #ifdef KL_USE_GRU
@@ -228,6 +261,14 @@ KL_API void kl_gru(const kl_rnn *p, const float *x, const float *mask, float *y,
 {
     kl_rnn_run(p, kl_gru_step, 1, x, mask, y, state, scratch, batch);
 }
+
+#ifdef KL_USE_STREAM
+KL_API void kl_gru_stream(const kl_rnn *p, const float *x_t, const float *mask_t, float *y_t, float *state,
+                           float *prev, float *scratch)
+{
+    kl_rnn_stream(p, kl_gru_step, 1, x_t, mask_t, y_t, state, prev, scratch);
+}
+#endif
 #endif
 
 #ifdef KL_USE_SIMPLE_RNN
@@ -246,6 +287,14 @@ KL_API void kl_simple_rnn(const kl_rnn *p, const float *x, const float *mask, fl
 {
     kl_rnn_run(p, kl_simple_rnn_step, 1, x, mask, y, state, scratch, batch);
 }
+
+#ifdef KL_USE_STREAM
+KL_API void kl_simple_rnn_stream(const kl_rnn *p, const float *x_t, const float *mask_t, float *y_t, float *state,
+                                  float *prev, float *scratch)
+{
+    kl_rnn_stream(p, kl_simple_rnn_step, 1, x_t, mask_t, y_t, state, prev, scratch);
+}
+#endif
 #endif
 
 /* ---- embedding and masks ------------------------------------------------------------------------------- */

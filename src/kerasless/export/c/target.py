@@ -18,6 +18,7 @@ import numpy as np
 
 from ..common import check_identifier, float_literals, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from .stream import stream_plan
 
 NAME = "c"
 HERE = Path(__file__).parent
@@ -70,6 +71,7 @@ class _Gen:
         self.offsets = layout(plan)
         self.per_sample = sum(plan.buffers[n].size for n in self.offsets)
         self.scratch = scratch_floats(plan)
+        self.stream = stream_plan(plan)  # a StreamPlan, or why the model cannot stream
 
     def buf(self, name: str) -> str:
         return self.plan.storage(name)
@@ -162,6 +164,7 @@ class _Gen:
                   "/* Run the embedded test vector; returns the max abs difference to the expected output",
                   " * (INFINITY on failure). Resets the states of a stateful model. */",
                   f"float {n}_self_test(void);"]
+        lines += self.stream_header()
         if self.weights_file:
             lines += [f"/* Load {n}.weights.bin (little-endian float32, see {n}.weights.json); 0 on success. */",
                       f"int {n}_load_weights(const char *path);", f"void {n}_free_weights(void);"]
@@ -172,6 +175,8 @@ class _Gen:
         p, n = self.plan, self.name
         uses = [f"#define KL_USE_{k.upper()}" for k in p.kernels if k != "reshape"]
         uses += [f"#define KL_USE_ACT_{a.upper()}" for a in sorted(used_activations(p))]
+        if not isinstance(self.stream, str):
+            uses.append("#define KL_USE_STREAM")
         out = [f"/* {n}.c: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) exported",
                f" * by kerasless (target c). Generated: regenerate instead of editing. API and contract: see {n}.h.",
                " * Compile this file only (it includes runtime.c): cc -std=c99 -O2 -c " + f"{n}.c", " */",
@@ -183,7 +188,7 @@ class _Gen:
                 f"#define KL_BATCH_LIMIT {self.batch_limit()} /* keeps every size below INT_MAX */",
                 f"#define KL_TEST_BATCH {p.test_x.shape[0]}", ""]
         out += self.weights() + self.test_vector() + self.states()
-        out += self.predict_ws() + self.wrappers()
+        out += self.predict_ws() + self.wrappers() + self.stream_source()
         return "\n".join(out) + "\n"
 
     def batch_limit(self) -> int:
@@ -266,6 +271,82 @@ class _Gen:
                "        } else if (d > diff) {", "            diff = d;", "        }", "    }", "    return diff;", "}"]
         if self.weights_file:
             out += self.loader()
+        return out
+
+    # -- streaming API (one timestep of one sample; see stream.py) -------------------------------------------------
+    def stream_header(self) -> list[str]:
+        n, up, sp = self.name, self.up, self.stream
+        if isinstance(sp, str):
+            return ["", f"/* No streaming API ({n}_stream_step): {sp}. */"]
+        lines = ["", "/* Streaming: feed one timestep of one sample at a time, O(1) work per step; step t returns what",
+                 f" * {n}_predict returns for timestep t (return_sequences) or for the prefix x[:t+1] (last output).",
+                 " * The state holds everything (recurrent states and workspace): no allocation, one state per stream;",
+                 f" * zero it with {n}_stream_reset before the first step (or declare it static / = {{0}}). */",
+                 f"#define {up}_STEP_INPUT_SIZE {sp.step_in} /* floats of x_t */",
+                 f"#define {up}_STEP_OUTPUT_SIZE {sp.step_out} /* floats of y_t */",
+                 f"typedef struct {n}_state {{"]
+        for c in sp.recurrent:
+            u, ns = c.params["units"], len(c.params["states"])
+            lines += [(f"    float {c.output}_state[{ns * u}]; /* {c.layer} ({c.layer_class}): "
+                      f"{', '.join(c.params['states'])} */"),
+                      f"    float {c.output}_prev[{u}]; /* its previous output (masked steps repeat it) */"]
+        lines += [f"    float ws[{self.stream_ws_floats()}]; /* per-step buffers + recurrent scratch */",
+                  f"}} {n}_state;",
+                  "/* Zero every state (start a new sequence). */",
+                  f"void {n}_stream_reset({n}_state *s);",
+                  f"/* y_t[{up}_STEP_OUTPUT_SIZE] = model step on x_t[{up}_STEP_INPUT_SIZE]; KL_OK (0) or an error code. */",
+                  f"int {n}_stream_step({n}_state *s, const float *x_t, float *y_t);"]
+        return lines
+
+    def stream_offsets(self) -> dict[str, int]:
+        sp, offsets, pos = self.stream, {}, 0
+        for name, b in self.plan.buffers.items():
+            if b.kind in ("data", "mask") and not b.alias_of and name in sp.sizes:
+                offsets[name] = pos
+                pos += sp.sizes[name]
+        return offsets
+
+    def stream_ws_floats(self) -> int:
+        return sum(self.stream.sizes[k] for k in self.stream_offsets()) + self.stream.scratch
+
+    def stream_source(self) -> list[str]:
+        n, sp = self.name, self.stream
+        if isinstance(sp, str):
+            return ["", f"/* No streaming API: {sp}. */"]
+        out = ["", f"void {n}_stream_reset({n}_state *s)", "{", "    if (s != NULL)",
+               "        memset(s, 0, sizeof *s);", "}", "",
+               f"int {n}_stream_step({n}_state *s, const float *x_t, float *y_t)", "{",
+               "    const int batch = 1;", "    const float *x = x_t;", "    float *scratch;"]
+        offsets = self.stream_offsets()
+        out += [f"    float *{name};" for name in offsets]
+        out += ["    if (s == NULL || x_t == NULL || y_t == NULL)", "        return KL_ERR_ARGS;"]
+        if self.weights_file:
+            out += ["    if (kl_blob == NULL)", "        return KL_ERR_WEIGHTS;"]
+        for name, off in offsets.items():
+            out.append(f"    {name} = s->ws + {off}; /* {self.stream.sizes[name]} float(s) per step */")
+        out.append(f"    scratch = s->ws + {sum(sp.sizes[k] for k in offsets)};")
+        uses_batch = False
+        for c in sp.calls:
+            if c.kernel not in RECURRENT_KERNELS:
+                out += self.call(c)
+                uses_batch = True
+                continue
+            p, ws, b = c.params, {k: self.w[v] for k, v in c.weights.items()}, self.buf
+            ract = self.act(p["recurrent_activation"]) if "recurrent_activation" in p else "NULL"
+            out += [f"    /* {c.layer} ({c.layer_class}): {c.kernel}, one step */", "    {",
+                    (f"        const kl_rnn p = {{.seqs = 1, .steps = 1, .input_dim = {p['input_dim']}, "
+                     f".units = {p['units']}, .gates = {len(p['gates'])},"),
+                    (f"                          .W = {ws['W']}, .U = {ws['U']}, .b = {ws.get('b', 'NULL')}, "
+                     f".br = {ws.get('br', 'NULL')},"),
+                    f"                          .act = {self.act(p['activation'])}, .ract = {ract},",
+                    (f"                          .reset_after = {int(p.get('reset_after', False))}, .go_backwards = 0, "
+                     f".return_sequences = 1, .zero_output_for_mask = {int(p['zero_output_for_mask'])}}};"),
+                    (f"        kl_{c.kernel}_stream(&p, {b(c.inputs[0])}, {b(c.mask) if c.mask else 'NULL'}, "
+                     f"{b(c.output)}, s->{c.output}_state, s->{c.output}_prev, scratch);"), "    }"]
+        if not uses_batch:
+            out.insert(out.index("    const int batch = 1;") + 1, "    (void)batch;")
+        out += [f"    memcpy(y_t, {self.buf(self.plan.output)}, {sp.step_out} * sizeof(float));",
+                "    return KL_OK;", "}"]
         return out
 
     def loader(self) -> list[str]:

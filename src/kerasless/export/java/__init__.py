@@ -1,0 +1,1 @@
+"""Java target: see target.py."""

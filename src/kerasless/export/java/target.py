@@ -1,0 +1,425 @@
+"""Java target: one ``<Name>.java`` (Java 8 source level, Android-friendly, no dependencies).
+
+    public final class Model {
+        public static float[] predict(float[] x, int batch);   // x: batch*INPUT_SIZE floats, C order
+        public static float selfTest();                          // max abs diff on the embedded test vector
+        public static void resetStates();                        // stateful models (no-op otherwise)
+        public static void loadWeights(String path);             // --weights-file builds only
+        public static final class Stream { Stream(); float[] step(float[] xT); void reset(); }  // streamable models
+    }
+
+The class name is ``--name`` (the CLI default ``model`` becomes ``Model``). The hand-written ``Runtime.java`` is
+copied in as the nested class ``Rt`` (only the kernels the model uses). Weights live in one float[] blob: as
+float literals split over many small methods and nested classes (the JVM limits a method to 64 KB of bytecode and a
+class to 65535 constants), or with ``weights_file`` read from ``<Name>.weights.bin`` by ``loadWeights(path)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..c.stream import stream_plan
+from ..common import check_identifier, float_literals, shape_comment, weight_offsets, write_weights_file
+from ..plan import RECURRENT_KERNELS, ExportError, Plan
+
+NAME = "java"
+HERE = Path(__file__).parent
+SPECIAL = {"inf": "Float.POSITIVE_INFINITY", "-inf": "Float.NEGATIVE_INFINITY", "nan": "Float.NaN"}
+CHUNK = 4096  # floats per literal method (~8 bytes of bytecode each: < 64 KB)
+CHUNKS_PER_CLASS = 7  # < 65535 constant-pool entries per nested class
+JAVAC_FLAGS = ("--release", "8", "-Xlint:all", "-Werror", "-encoding", "UTF-8")
+KIND = {"lstm": "Rt.LSTM", "gru": "Rt.GRU", "simple_rnn": "Rt.SIMPLE_RNN"}
+MERGE = {"concat": "Rt.CONCAT", "sum": "Rt.SUM", "mul": "Rt.MUL", "ave": "Rt.AVE"}
+SECTIONS = {"lstm": "recurrent", "gru": "recurrent", "simple_rnn": "recurrent"}
+
+
+def class_name(name: str) -> str:
+    """The Java class for ``--name``: the name itself, except the CLI default ``model`` -> ``Model``."""
+    check_identifier(name)
+    return "Model" if name == "model" else name
+
+
+def runtime_source(sections: set) -> str:
+    """Runtime.java's body (BEGIN/END markers) keeping ``core`` and the given ``@kernel`` sections, indented for
+    nesting in the model class."""
+    text = (HERE / "Runtime.java").read_text()
+    body = text[text.index("    // BEGIN runtime\n") + len("    // BEGIN runtime\n"):text.index("    // END runtime")]
+    out, keep = [], True
+    for line in body.splitlines():
+        m = re.match(r"\s*// @kernel (\w+)$", line)
+        if m:
+            keep = m.group(1) in sections or m.group(1) == "core"
+            continue
+        if line.strip() == "// @end":
+            keep = True
+            continue
+        if keep:
+            out.append(("    " + line) if line else "")
+    return "\n".join(re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n").splitlines())
+
+
+def _lits(array) -> list[str]:
+    return float_literals(array, "f", SPECIAL)
+
+
+def _float(v) -> str:
+    return _lits([v])[0]
+
+
+class _Gen:
+    def __init__(self, plan: Plan, name: str, weights_file: bool, package: str | None):
+        self.plan, self.cls, self.weights_file, self.package = plan, class_name(name), weights_file, package
+        self.offsets = weight_offsets(plan)  # bytes
+        self.stream = stream_plan(plan)
+        self.total = sum(w.size for w in plan.weights.values())
+
+    def woff(self, c, role) -> str:
+        key = c.weights.get(role)
+        return "-1" if key is None else str(self.offsets[key] // 4)
+
+    def buf(self, name: str) -> str:
+        return self.plan.storage(name)
+
+    @staticmethod
+    def act(name: str) -> str:
+        return f"Rt.ACT_{name.upper()}"
+
+    # -- the call list ----------------------------------------------------------------------------------------
+    def call(self, c, stream=False) -> list[str]:
+        p, b = c.params, self.buf
+        x, y = b(c.inputs[0]), b(c.output)
+        head = f"        // {c.layer} ({c.layer_class}): {c.kernel}"
+        if c.kernel == "dense":
+            body = (f"Rt.dense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, w, {self.woff(c, 'W')}, "
+                    f"{self.woff(c, 'b')}, {self.act(p['activation'])}, {y});")
+        elif c.kernel in RECURRENT_KERNELS:
+            mask = b(c.mask) if c.mask else "null"
+            if stream:
+                body = (f"Rt.rnnStream(R_{c.output}, w, {x}, {mask}, {y}, st_{c.output}, prev_{c.output}, "
+                        f"xp_{c.output}, nst_{c.output}, tmp);")
+            else:
+                body = (f"Rt.rnn(R_{c.output}, w, {x}, {mask}, {y}, {'S_' + c.state if c.state else 'null'}, "
+                        "batch);")
+        elif c.kernel == "embedding":
+            body = (f"Rt.embedding({x}, batch * {p['n']}, w, {self.woff(c, 'E')}, {p['vocab']}, {p['dim']}, {y});")
+        elif c.kernel == "mask_tokens":
+            body = f"Rt.maskTokens({x}, batch * {p['n']}, {y});"
+        elif c.kernel == "mask_values":
+            body = f"Rt.maskValues({x}, batch * {p['steps']}, {p['features']}, {_float(p['value'])}, {y});"
+        elif c.kernel == "apply_mask":
+            body = f"Rt.applyMask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"
+        elif c.kernel == "activation":
+            body = f"Rt.activation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"
+        elif c.kernel == "reverse_time":
+            body = f"Rt.reverseTime({x}, batch, {p['steps']}, {p['features']}, {y});"
+        elif c.kernel == "merge":
+            body = (f"Rt.merge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
+                    f"{MERGE[p['mode']]}, {y});")
+        elif c.kernel == "permute":
+            body = (f"Rt.permute({x}, batch, new int[] {{{', '.join(map(str, p['shape']))}}}, "
+                    f"new int[] {{{', '.join(map(str, p['dims']))}}}, {y});")
+        elif c.kernel == "repeat":
+            body = f"Rt.repeat({x}, batch, {p['n']}, {p['features']}, {y});"
+        elif c.kernel == "reshape":
+            return [f"{head} to {shape_comment(p['shape'])}: {c.output} shares {y}'s storage"]
+        else:
+            raise ExportError(f"layer {c.layer!r}: kernel {c.kernel!r} has no Java implementation (target 'java')")
+        return [head, "        " + body]
+
+    # -- data as literals ---------------------------------------------------------------------------------------
+    def data(self, label: str, array) -> tuple[list[str], str]:
+        """Nested classes filling a float[] from literals; returns (lines, expression creating the array)."""
+        flat = np.asarray(array, np.float32).ravel()
+        n = flat.size
+        chunks = [flat[i:i + CHUNK] for i in range(0, n, CHUNK)]
+        out = []
+        groups = [list(range(i, min(i + CHUNKS_PER_CLASS, len(chunks)))) for i in range(0, len(chunks),
+                                                                                      CHUNKS_PER_CLASS)]
+        for g, idx in enumerate(groups):
+            out += ["", f"    private static final class {label}{g} {{",
+                    "        static void fill(float[] a) {"]
+            out += [f"            f{k}(a);" for k in idx]
+            out.append("        }")
+            for k in idx:
+                lits = _lits(chunks[k])
+                rows = [", ".join(lits[i:i + 8]) for i in range(0, len(lits), 8)]
+                out += ["", f"        private static void f{k}(float[] a) {{",
+                        "            final float[] c = {", *[f"                {r}," for r in rows], "            };",
+                        f"            System.arraycopy(c, 0, a, {k * CHUNK}, c.length);", "        }"]
+            out.append("    }")
+        fill = " ".join(f"{label}{g}.fill(a);" for g in range(len(groups)))
+        out += ["", f"    private static float[] {label.lower()}() {{",
+                f"        final float[] a = new float[{max(1, n)}];", f"        {fill}" if fill else "", "        return a;",
+                "    }"]
+        return out, f"{label.lower()}()"
+
+    # -- the file -----------------------------------------------------------------------------------------------
+    def source(self) -> str:
+        p, cls, sp = self.plan, self.cls, self.stream
+        sections = {SECTIONS.get(k, k) for k in p.kernels if k != "reshape"}
+        if not isinstance(sp, str):
+            sections.add("stream")
+        n_in, n_out = p.buffers[p.input].size, p.buffers[p.output].size
+        out = [(f"/* {cls}.java: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) "
+               "exported by kerasless"),
+               " * (target java). Generated: regenerate instead of editing.",
+               f" * Input  x: float32 (batch, {', '.join(map(str, p.input_shape))}) C order, flattened"
+               + (f"; token ids (0..{p.input_vocab - 1}) as float values" if p.input_vocab else ""),
+               f" * Output y: float32 (batch, {', '.join(map(str, p.output_shape))})",
+               f" * Build: javac --release 8 {cls}.java   (Java 8+, Android: add the file to your sources)",
+               " */"]
+        if self.package:
+            out += [f"package {self.package};", ""]
+        out += [f"public final class {cls} {{",
+                "    /** Floats per sample of the input and of the output. */",
+                f"    public static final int INPUT_SIZE = {n_in}, OUTPUT_SIZE = {n_out};"]
+        if p.fixed_batch:
+            out.append("    /** Stateful model: the only batch size predict accepts. */")
+            out.append(f"    public static final int FIXED_BATCH = {p.fixed_batch};")
+        if not isinstance(sp, str):
+            out += ["    /** Floats of one timestep in and out of {@link Stream#step}. */",
+                    f"    public static final int STEP_INPUT_SIZE = {sp.step_in}, STEP_OUTPUT_SIZE = {sp.step_out};"]
+        limit = max(1, (2**31 - 1) // max([b.size for b in p.buffers.values()] + [1]))
+        out += [f"    private static final int BATCH_LIMIT = {limit};"]
+        if self.weights_file:
+            out += [f"    private static final int WEIGHT_FLOATS = {self.total};",
+                    "    private static volatile float[] w; // loadWeights()"]
+        else:
+            out += ["    private static final float[] w = blob();"]
+        for c in p.calls:
+            if c.kernel in RECURRENT_KERNELS:
+                q = c.params
+                ract = self.act(q["recurrent_activation"]) if "recurrent_activation" in q else "0"
+                out.append(f"    private static final Rt.Rnn R_{c.output} = new Rt.Rnn({KIND[c.kernel]}, {q['seqs']}, "
+                           f"{q['steps']}, {q['input_dim']}, {q['units']}, {self.woff(c, 'W')}, {self.woff(c, 'U')}, "
+                           f"{self.woff(c, 'b')}, {self.woff(c, 'br')}, {self.act(q['activation'])}, {ract}, "
+                           f"{str(bool(q.get('reset_after', False))).lower()}, {str(q['go_backwards']).lower()}, "
+                           f"{str(q['return_sequences']).lower()}, {str(q['zero_output_for_mask']).lower()}); "
+                           f"// {c.layer} ({c.layer_class})")
+        states = [b for b in p.buffers.values() if b.kind == "state"]
+        for s in states:
+            out.append(f"    private static final float[] S_{s.name} = new float[{p.fixed_batch * s.size}]; "
+                       f"// carried state {shape_comment(s.shape)} per sample")
+        out += ["", f"    private {cls}() {{", "    }", ""]
+        out += self.predict() + self.self_test(states) + self.loader() + self.stream_class()
+        out += ["", "    /** The kerasless Java runtime (Runtime.java), the kernels this model uses. */",
+                "    static final class Rt {", "        private Rt() {", "        }", "",
+                runtime_source(sections), "    }"]
+        if not self.weights_file:
+            lines, _ = self.data("Blob", np.concatenate([w.ravel() for w in p.weights.values()] or
+                                                        [np.zeros(0, np.float32)]))
+            out += lines
+        for label, arr in (("TestX", p.test_x), ("TestY", p.test_y)):
+            out += self.data(label, arr)[0]
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    def predict(self) -> list[str]:
+        p = self.plan
+        out = [("    /** y[batch * OUTPUT_SIZE] = model(x[batch * INPUT_SIZE]) (a new array); stateful models carry "
+               "their state"),
+               "     *  between calls. Throws IllegalArgumentException for a bad batch size / length or token id. */",
+               f"    public static {'synchronized ' if p.stateful else ''}float[] predict(float[] x, int batch) {{",
+               "        if (x == null || batch <= 0 || batch > BATCH_LIMIT || x.length != batch * INPUT_SIZE)",
+               ("            throw new IllegalArgumentException(\"predict: need batch >= 1 and x.length == batch * "
+               "INPUT_SIZE\");")]
+        if p.fixed_batch:
+            out += ["        if (batch != FIXED_BATCH)",
+                    ("            throw new IllegalArgumentException(\"predict: a stateful model takes batch == "
+                    "FIXED_BATCH\");")]
+        out += self.weights_check()
+        for b in p.buffers.values():
+            if b.kind in ("data", "mask") and not b.alias_of:
+                out.append(f"        final float[] {b.name} = new float[batch * {b.size}]; // {shape_comment(b.shape)}")
+        for c in p.calls:
+            out += self.call(c)
+        res = self.buf(p.output)
+        out += [f"        return {res}{'.clone()' if res == 'x' else ''};", "    }", ""]
+        return out
+
+    def weights_check(self) -> list[str]:
+        if not self.weights_file:
+            return ["        final float[] w = " + f"{self.cls}.w;"]
+        return [f"        final float[] w = {self.cls}.w;", "        if (w == null)",
+                "            throw new IllegalStateException(\"call loadWeights(path) first\");"]
+
+    def self_test(self, states) -> list[str]:
+        p = self.plan
+        out = ["    /** Zero the recurrent states carried between predict calls (stateful models; no-op otherwise). */",
+               f"    public static {'synchronized ' if p.stateful else ''}void resetStates() {{"]
+        out += [f"        java.util.Arrays.fill(S_{s.name}, 0.0f);" for s in states] or ["        // not stateful"]
+        out += ["    }", "",
+                ("    /** Run the embedded test vector; the max abs difference to the expected output (Infinity on "
+                "failure)."),
+                "     *  Resets the states of a stateful model. */",
+                f"    public static {'synchronized ' if p.stateful else ''}float selfTest() {{",
+                "        final float[] y, want = testy();", "        try {", "            resetStates();",
+                f"            y = predict(testx(), {p.test_x.shape[0]});", "        } catch (RuntimeException e) {",
+                "            return Float.POSITIVE_INFINITY;", "        } finally {", "            resetStates();",
+                "        }", "        float diff = 0.0f;", "        for (int i = 0; i < want.length; ++i) {",
+                "            final boolean a = Float.isNaN(y[i]), b = Float.isNaN(want[i]);",
+                "            if (a || b) {", "                if (a != b) return Float.POSITIVE_INFINITY;",
+                "            } else if (Math.abs(y[i] - want[i]) > diff) {",
+                "                diff = Math.abs(y[i] - want[i]);", "            }", "        }", "        return diff;",
+                "    }", ""]
+        return out
+
+    def loader(self) -> list[str]:
+        if not self.weights_file:
+            return []
+        return [f"    /** Load {self.cls}.weights.bin (little-endian float32, see {self.cls}.weights.json). */",
+                "    public static synchronized void loadWeights(String path) throws java.io.IOException {",
+                "        final byte[] bytes = java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path));",
+                "        if (bytes.length != 4 * WEIGHT_FLOATS)",
+                ("            throw new java.io.IOException(path + \": expected \" + 4 * WEIGHT_FLOATS + \" bytes, got \" "
+                "+ bytes.length);"),
+                "        final float[] a = new float[WEIGHT_FLOATS];",
+                "        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);",
+                "        w = a;", "    }", ""]
+
+    def stream_class(self) -> list[str]:
+        sp = self.stream
+        if isinstance(sp, str):
+            return [f"    // No Stream class: {sp}.", ""]
+        out = ["    /** One timestep of one sample at a time (kerasless model.stream(batch_size=1)): step t returns what",
+               ("     *  predict returns for timestep t (return_sequences) or for the prefix x[:t+1]. One per sequence "
+               "(not thread-safe). */"),
+               "    public static final class Stream {"]
+        tmp = 0
+        for c in sp.recurrent:
+            u, g, ns = c.params["units"], len(c.params["gates"]) * c.params["units"], len(c.params["states"])
+            tmp = max(tmp, 2 * g + 2 * u)
+            n = c.output
+            out += [(f"        private final float[] st_{n} = new float[{ns * u}], prev_{n} = new float[{u}], "
+                    f"xp_{n} = new float[{g}], nst_{n} = new float[{ns * u}];")]
+        out.append(f"        private final float[] tmp = new float[{tmp}];")
+        for name, b in self.plan.buffers.items():
+            if b.kind in ("data", "mask") and not b.alias_of and name in sp.sizes:
+                out.append(f"        private final float[] {name} = new float[{sp.sizes[name]}];")
+        out += ["", "        /** A stream at the start of a sequence (all states zero). */", "        public Stream() {",
+                "        }", "", "        /** Zero every state (start a new sequence). */", "        public void reset() {"]
+        for c in sp.recurrent:
+            out += [f"            java.util.Arrays.fill(st_{c.output}, 0.0f);",
+                    f"            java.util.Arrays.fill(prev_{c.output}, 0.0f);"]
+        out += ["        }", "",
+                "        /** y_t[STEP_OUTPUT_SIZE] (a new array) = the model on one more timestep xT[STEP_INPUT_SIZE]. */",
+                "        public float[] step(float[] xT) {", "            if (xT == null || xT.length != STEP_INPUT_SIZE)",
+                "                throw new IllegalArgumentException(\"step: need xT.length == STEP_INPUT_SIZE\");",
+                "            final float[] x = xT;", "            final int batch = 1;"]
+        out += ["    " + line for line in self.weights_check()]
+        for c in sp.calls:
+            out += ["    " + line for line in self.call(c, stream=True)]
+        out += [f"            return {self.buf(self.plan.output)}.clone();", "        }", "    }", ""]
+        return out
+
+
+def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, package: str | None = None
+          ) -> list[Path]:
+    """Write ``<Name>.java`` (plus ``<Name>.weights.bin`` / ``.json`` with ``weights_file``) into ``out_dir``;
+    ``package`` adds a package declaration (the tests compile many models into one class tree)."""
+    cls = class_name(name)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{cls}.java"
+    path.write_text(_Gen(plan, name, weights_file, package).source())
+    files = [path]
+    if weights_file:
+        files += write_weights_file(plan, out_dir, cls)
+    return files
+
+
+# -- toolchain ----------------------------------------------------------------------------------------------------
+def tool(name: str) -> str:
+    """javac / java from $JAVA_HOME/bin or PATH; ExportError when missing."""
+    home = os.environ.get("JAVA_HOME")
+    for cand in ([str(Path(home) / "bin" / name)] if home else []) + [shutil.which(name) or ""]:
+        if cand and Path(cand).exists():
+            return cand
+    raise ExportError(f"target 'java': {name} not found (install a JDK >= 9, e.g. apt-get install default-jdk-headless)")
+
+
+def javac(sources, classes, flags=JAVAC_FLAGS, driver=True, jobs=1) -> Path:
+    """Compile ``sources`` (plus Driver.java) into ``classes`` with ``javac --release 8``, in ``jobs`` parallel
+    javac processes (sources in different packages); errors -> ExportError."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    classes = Path(classes)
+    classes.mkdir(parents=True, exist_ok=True)
+    sources = [str(s) for s in sources]
+    groups = [sources[i::max(1, jobs)] for i in range(max(1, jobs))]
+    groups[0] = ([str(HERE / "Driver.java")] if driver else []) + groups[0]
+
+    def one(group):
+        cmd = [tool("javac"), "-J-XX:TieredStopAtLevel=1", *flags, "-d", str(classes), *group]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ExportError(f"target 'java': javac failed:\n{' '.join(cmd[:9])} ...\n{done.stderr[-4000:]}")
+
+    with ThreadPoolExecutor(len(groups)) as pool:
+        list(pool.map(one, [g for g in groups if g]))
+    return classes
+
+
+def predict_input(plan: Plan, batches) -> bytes:
+    n_in, n_out = plan.buffers[plan.input].size, plan.buffers[plan.output].size
+    parts = [np.array([n_in, n_out, len(batches)], "<i4").tobytes()]
+    for x in batches:
+        parts += [np.array([x.shape[0], 0], "<i4").tobytes(), np.ascontiguousarray(x, "<f4").tobytes()]
+    return b"".join(parts)
+
+
+def predict_output(plan: Plan, batches, blob: bytes) -> tuple[list, float]:
+    n_out, pos, ys = plan.buffers[plan.output].size, 0, []
+    for x in batches:
+        status = int(np.frombuffer(blob, "<i4", 1, pos)[0])
+        count = x.shape[0] * n_out
+        ys.append(np.frombuffer(blob, "<f4", count, pos + 4).reshape(x.shape[0], *plan.output_shape).copy())
+        pos += 4 + 4 * count
+        if status != 0:
+            raise ExportError(f"target 'java': predict threw (status {status})")
+    return ys, float(np.frombuffer(blob, "<f4", 1, pos)[0])
+
+
+def stream_input(step_in: int, step_out: int, xs) -> bytes:
+    """xs: (n_seqs, steps, *step shape) float32."""
+    xs = np.ascontiguousarray(xs, "<f4")
+    return np.array([step_in, step_out, xs.shape[0], xs.shape[1]], "<i4").tobytes() + xs.tobytes()
+
+
+def stream_output(step_out: int, xs, blob: bytes) -> tuple[np.ndarray, float]:
+    n = xs.shape[0] * xs.shape[1] * step_out
+    return np.frombuffer(blob, "<f4", n).reshape(xs.shape[0], xs.shape[1], step_out).copy(), \
+        float(np.frombuffer(blob, "<f4", 1, 4 * n)[0])
+
+
+def java(classes, jobs: list[list[str]], timeout: float = 600) -> None:
+    """Run Driver on ``jobs`` (``[kind, class, in, out, (weights)]``) in one JVM."""
+    with tempfile.TemporaryDirectory(prefix="kl_java_") as tmp:
+        jobs_file = Path(tmp) / "jobs.txt"
+        jobs_file.write_text("\n".join(" ".join(map(str, j)) for j in jobs) + "\n")
+        cmd = [tool("java"), "-Xss16m", "-cp", str(classes), "Driver", str(jobs_file)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
+    if done.returncode != 0:
+        raise ExportError(f"target 'java': {' '.join(cmd)} exited with {done.returncode}:\n{done.stderr[-4000:]}")
+
+
+def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tuple[list, float]:
+    """Compile ``<Name>.java`` with javac --release 8 and run predict on consecutive batches, then selfTest()."""
+    cls = class_name(name)
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="kl_java_") as tmp:
+        tmp = Path(tmp)
+        classes = javac([out_dir / f"{cls}.java"], tmp / "classes")
+        (tmp / "in.bin").write_bytes(predict_input(plan, batches))
+        job = ["predict", cls, tmp / "in.bin", tmp / "out.bin"]
+        if weights_file:
+            job.append(out_dir / f"{cls}.weights.bin")
+        java(classes, [job])
+        return predict_output(plan, batches, (tmp / "out.bin").read_bytes())

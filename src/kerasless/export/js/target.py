@@ -1,0 +1,490 @@
+"""JS target: ``<name>.js`` (a dependency-free ES module), ``<name>.d.ts`` and ``package.json``.
+
+The module inlines the blocks of the hand-written ``runtime.js`` its plan uses, the weights (float32 literals in
+one Float32Array, or ``<name>.weights.bin`` + ``.json`` loaded by ``await load()``), one test vector, and exports
+``predict(x, batch)``, ``selfTest()``, ``reset()``/``resetStates()`` and ``createStream(batch = 1)`` (one timestep
+per ``step``, like ``kerasless.stream``; throws an Error naming the reason for plans that cannot stream).
+Runs in Node >= 18 and browsers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..common import check_identifier, float_literals, shape_comment, weight_offsets, wrap, write_weights_file
+from ..plan import RECURRENT_KERNELS, ExportError, Plan
+
+NAME = "js"
+HERE = Path(__file__).parent
+RUNTIME = HERE / "runtime.js"
+DRIVER = HERE / "driver.mjs"
+SPECIAL = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
+KERNEL_BLOCKS = {"dense": "dense", "lstm": "lstm", "gru": "gru", "simple_rnn": "simple_rnn", "embedding": "embedding",
+                 "mask_tokens": "mask_tokens", "mask_values": "mask_values", "apply_mask": "apply_mask",
+                 "activation": "activation", "reverse_time": "reverse_time", "merge": "merge", "permute": "permute",
+                 "repeat": "repeat"}
+RNN_FN = {"lstm": ("klLstm", 2), "gru": ("klGru", 1), "simple_rnn": ("klSimpleRnn", 1)}
+
+
+@functools.lru_cache(maxsize=1)
+def runtime_blocks() -> dict[str, tuple[list[str], str]]:
+    """{block name: ([needed blocks], source)} parsed from the ``//@block NAME [needs A B]`` markers."""
+    blocks, cur, lines = {}, None, []
+    for line in RUNTIME.read_text().splitlines():
+        m = re.match(r"//@block (\w+)(?: needs ([\w ]+))?$", line)
+        if m:
+            if cur:
+                blocks[cur[0]] = (cur[1], "\n".join(lines).strip())
+            cur, lines = (m.group(1), (m.group(2) or "").split()), []
+        elif cur:
+            lines.append(line)
+    if cur:
+        blocks[cur[0]] = (cur[1], "\n".join(lines).strip())
+    return blocks
+
+
+def _runtime_source(names: set[str]) -> str:
+    blocks = runtime_blocks()
+    todo, seen = list(names), set()
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            if n not in blocks:
+                raise ExportError(f"runtime.js has no block {n!r} (target 'js')")
+            seen.add(n)
+            todo += blocks[n][0]
+    parts = [blocks[n][1] for n in blocks if n in seen]  # runtime.js order
+    return re.sub(r"^export ", "", "\n\n".join(parts), flags=re.MULTILINE)
+
+
+def _floats(array) -> str:
+    return wrap(float_literals(array, "", SPECIAL), per_line=10, indent="  ")
+
+
+def used_activations(plan: Plan) -> set[str]:
+    used = set()
+    for c in plan.calls:
+        for key in ("activation", "recurrent_activation"):
+            if key in c.params and not (c.kernel == "dense" and c.params[key] == "linear"):
+                used.add(c.params[key])
+    return used
+
+
+def stream_plan(plan: Plan):
+    """(per-step calls [(call, params)], step input size, None) when the plan can stream, else (None, 0, reason).
+
+    Mirrors kerasless.stream: per-timestep layers (Dense, Activation, Embedding, Masking) and forward recurrent
+    layers only; a buffer with a time axis keeps 1 step of it."""
+    shape = plan.input_shape
+    if len(shape) < 1:
+        return None, 0, "the input has no time axis"
+    steps = shape[0]
+    timed = {plan.input}
+    out = []
+    for c in plan.calls:
+        p = dict(c.params)
+        t_in = c.inputs[0] in timed
+        where = f"layer {c.layer!r} ({c.layer_class})"
+        if c.kernel in RECURRENT_KERNELS:
+            if p["seqs"] != 1:
+                return None, 0, f"{where}: TimeDistributed recurrent layers need the whole sequence; it cannot stream"
+            if p["go_backwards"]:
+                return None, 0, f"{where}: go_backwards needs the whole sequence; it cannot stream"
+            if not t_in:
+                return None, 0, f"{where}: its input has no time axis"
+            p["steps"] = 1
+            if p["return_sequences"]:
+                timed.add(c.output)
+        elif c.kernel in ("dense", "activation"):
+            if t_in:
+                if p["rows"] % steps:
+                    return None, 0, f"{where}: rows do not split into timesteps"
+                p["rows"] //= steps
+                timed.add(c.output)
+        elif c.kernel in ("embedding", "mask_tokens"):
+            if not t_in:
+                return None, 0, f"{where}: its input has no time axis"
+            p["n"] //= steps
+            timed.add(c.output)
+        elif c.kernel in ("mask_values", "apply_mask"):
+            if not t_in:
+                return None, 0, f"{where}: its input has no time axis"
+            p["steps"] = 1
+            timed.add(c.output)
+        else:
+            return None, 0, f"{where}: {c.kernel} needs the whole sequence; it cannot stream"
+        out.append((c, p))
+    if not any(c.kernel in RECURRENT_KERNELS for c, _ in out):
+        return None, 0, "the model has no recurrent layer to carry state"
+    return out, plan.buffers[plan.input].size // steps, None
+
+
+class _Gen:
+    def __init__(self, plan: Plan, name: str, weights_file: bool):
+        self.plan, self.name, self.weights_file = plan, name, weights_file
+        self.w = {k: f"W{i}" for i, k in enumerate(plan.weights)}
+        self.stream, self.step_size, self.refusal = stream_plan(plan)
+
+    def buf(self, name: str) -> str:
+        s = self.plan.storage(name)
+        return "x" if s == self.plan.input else f"ws.{s}"
+
+    def act(self, name: str, nullable: bool = False) -> str:
+        return "null" if nullable and name == "linear" else f"act_{name}"
+
+    def rnn_params(self, c, p) -> str:
+        ws = {k: self.w[v] for k, v in c.weights.items()}
+        fields = [f"seqs: {p['seqs']}", f"steps: {p['steps']}", f"inputDim: {p['input_dim']}", f"units: {p['units']}",
+                  f"gates: {len(p['gates'])}", f"W: {ws['W']}", f"U: {ws['U']}", f"b: {ws.get('b', 'null')}",
+                  f"br: {ws.get('br', 'null')}", f"act: {self.act(p['activation'])}",
+                  f"ract: {self.act(p['recurrent_activation']) if 'recurrent_activation' in p else 'null'}",
+                  f"resetAfter: {str(bool(p.get('reset_after', False))).lower()}",
+                  f"goBackwards: {str(p['go_backwards']).lower()}",
+                  f"returnSequences: {str(p['return_sequences']).lower()}",
+                  f"zeroOutputForMask: {str(p['zero_output_for_mask']).lower()}"]
+        return "{" + ", ".join(fields) + "}"
+
+    def call(self, c, p, key: str, stream: bool) -> list[str]:
+        b, ws = self.buf, {k: self.w[v] for k, v in c.weights.items()}
+        x, y = b(c.inputs[0]), b(c.output)
+        head = f"  // {c.layer} ({c.layer_class}): {c.kernel}"
+        if not stream:
+            head += f" {shape_comment(self.plan.buffers[c.inputs[0]].shape)} -> " \
+                    f"{shape_comment(self.plan.buffers[c.output].shape)}"
+        k = c.kernel
+        if k == "dense":
+            body = (f"klDense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, {ws['W']}, "
+                    f"{ws.get('b', 'null')}, {self.act(p['activation'], True)}, {y});")
+        elif k in RECURRENT_KERNELS:
+            mask = b(c.mask) if c.mask else "null"
+            if stream:
+                state, prev = f"carry.{key}.state", f"carry.{key}.prev"
+            else:
+                state, prev = (f"STATE.{c.state}" if c.state else "null"), "null"
+            body = f"{RNN_FN[k][0]}(P.{key}, {x}, {mask}, {y}, {state}, {prev}, batch);"
+        elif k == "embedding":
+            body = f"klEmbedding({x}, batch * {p['n']}, {ws['E']}, {p['vocab']}, {p['dim']}, {y});"
+        elif k == "mask_tokens":
+            body = f"klMaskTokens({x}, batch * {p['n']}, {y});"
+        elif k == "mask_values":
+            value = float_literals([p["value"]], "", SPECIAL)[0]
+            body = f"klMaskValues({x}, batch * {p['steps']}, {p['features']}, {value}, {y});"
+        elif k == "apply_mask":
+            body = f"klApplyMask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"
+        elif k == "activation":
+            body = f"klActivation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"
+        elif k == "reverse_time":
+            body = f"klReverseTime({x}, batch, {p['steps']}, {p['features']}, {y});"
+        elif k == "merge":
+            body = (f"klMerge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
+                    f"{json.dumps(p['mode'])}, {y});")
+        elif k == "permute":
+            body = f"klPermute({x}, batch, {list(p['shape'])}, {list(p['dims'])}, {y});"
+        elif k == "repeat":
+            body = f"klRepeat({x}, batch, {p['n']}, {p['features']}, {y});"
+        elif k == "reshape":
+            return [f"  // {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}: "
+                    f"{c.output} shares {y}'s storage"]
+        else:
+            raise ExportError(f"layer {c.layer!r}: kernel {k!r} has no JS implementation (target 'js')")
+        return [head, "  " + body]
+
+    def sizes(self, stream: bool) -> dict[str, int]:
+        p, steps = self.plan, self.plan.input_shape[0] if self.plan.input_shape else 1
+        timed, out = {p.input}, {}
+        calls = self.stream if stream else [(c, c.params) for c in p.calls]
+        for c, params in calls:
+            if stream and (c.inputs[0] in timed and (c.kernel not in RECURRENT_KERNELS or params["return_sequences"])):
+                timed.add(c.output)
+            s = p.storage(c.output)
+            if s != p.input and p.buffers[s].kind in ("data", "mask") and c.kernel != "reshape":
+                size = p.buffers[s].size
+                out[s] = size // steps if stream and c.output in timed else size
+        return out
+
+    def workspace(self, fn: str, sizes: dict[str, int]) -> list[str]:
+        fields = ", ".join(f"{k}: new Float32Array(batch * {v})" for k, v in sizes.items())
+        return [f"function {fn}(batch) {{", f"  return {{batch{', ' if fields else ''}{fields}}};", "}"]
+
+    # -- the module -------------------------------------------------------------------------------------------
+    def module(self) -> str:
+        p, n = self.plan, self.name
+        blocks = {KERNEL_BLOCKS[k] for k in p.kernels if k != "reshape"}
+        blocks |= {f"act_{a}" for a in used_activations(p)}
+        in_shape, out_shape = list(p.input_shape), list(p.output_shape)
+        token = f"; token ids in [0, {p.input_vocab}) as float values" if p.input_vocab else ""
+        usage = (f"await load(); " if self.weights_file else "")
+        out = [f"// {n}.js: Keras model {p.name!r} ({Path(p.source).name}, Keras {p.keras_version}) exported by "
+               "kerasless (target js).",
+               "// Generated: regenerate instead of editing. An ES module with no dependencies (Node >= 18, browsers).",
+               f"//   Input  x: Float32Array of batch * {p.buffers[p.input].size} floats, (batch, "
+               f"{', '.join(map(str, in_shape))}) C order{token}",
+               f"//   Output y: Float32Array of batch * {p.buffers[p.output].size} floats, (batch, "
+               f"{', '.join(map(str, out_shape))})",
+               f"//   import {{ predict, selfTest }} from \"./{n}.js\"; {usage}const y = predict(x, batch);",
+               "// Math runs in float64 and is stored as float32: outputs match kerasless predict within 1e-5.",
+               "/* eslint-disable camelcase, no-unused-vars */", "",
+               f"export const INPUT_SHAPE = Object.freeze({json.dumps(in_shape)}); // per sample",
+               f"export const OUTPUT_SHAPE = Object.freeze({json.dumps(out_shape)}); // per sample",
+               f"export const INPUT_SIZE = {p.buffers[p.input].size};",
+               f"export const OUTPUT_SIZE = {p.buffers[p.output].size};",
+               f"export const FIXED_BATCH = {p.fixed_batch or 'null'}; // stateful models accept only this batch",
+               f"export const INPUT_VOCAB = {p.input_vocab or 'null'}; // Embedding input: token ids in [0, vocab)",
+               f"export const CAN_STREAM = {str(self.stream is not None).lower()};",
+               f"export const STREAM_REFUSAL = {json.dumps(self.refusal)};", "",
+               "// ---- runtime (the runtime.js blocks this model uses) ----",
+               _runtime_source(blocks | ({"rnn"} if self.stream else set())), ""]
+        out += self.weights() + self.test_vector() + self.states()
+        out += self.predict() + self.stream_api() + self.self_test()
+        return "\n".join(out) + "\n"
+
+    def weights(self) -> list[str]:
+        p = self.plan
+        offsets = {k: v // 4 for k, v in weight_offsets(p).items()}
+        total = sum(w.size for w in p.weights.values())
+        out = ["// ---- weights (Keras layout, row-major, float32) ----",
+               "let " + ", ".join(f"{v} = null" for v in self.w.values()) + ";" if self.w else "",
+               "let P = null; // recurrent call parameters, bound with the weights",
+               "function bind(blob) {"]
+        for k, w in p.weights.items():
+            out.append(f"  {self.w[k]} = blob.subarray({offsets[k]}, {offsets[k] + w.size}); // {k} "
+                       f"{shape_comment(w.shape)}")
+        rnn = [f"    c{i}: {self.rnn_params(c, c.params)}," for i, c in enumerate(p.calls) if c.kernel in RECURRENT_KERNELS]
+        rnn += [f"    s{i}: {self.rnn_params(c, sp)}," for i, (c, sp) in enumerate(self.stream or [])
+                if c.kernel in RECURRENT_KERNELS]
+        out += ["  P = {", *rnn, "  };", "}", ""]
+        if self.weights_file:
+            out += [f"const WEIGHTS_FLOATS = {total};", "",
+                    f"/** Load {self.name}.weights.bin (little-endian float32, described by {self.name}.weights.json):",
+                    " *  a path or file: URL in Node (fs), a URL in browsers (fetch). Defaults to the file beside this",
+                    " *  module. Must complete before predict(). */",
+                    "export async function load(source) {",
+                    f"  const src = source ?? new URL(\"./{self.name}.weights.bin\", import.meta.url);",
+                    "  let bytes;",
+                    "  const isNode = typeof process !== \"undefined\" && process.versions != null && "
+                    "process.versions.node != null;",
+                    "  if (isNode && !/^(https?|data|blob):/.test(String(src))) {",
+                    "    const fs = await import(\"node:fs/promises\");",
+                    "    const { fileURLToPath } = await import(\"node:url\");",
+                    "    const path = String(src).startsWith(\"file:\") ? fileURLToPath(String(src)) : String(src);",
+                    "    const buf = await fs.readFile(path);",
+                    "    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);",
+                    "  } else {",
+                    "    const res = await fetch(src);",
+                    "    if (!res.ok) throw new Error(`load: fetching ${src} failed: HTTP ${res.status}`);",
+                    "    bytes = new Uint8Array(await res.arrayBuffer());",
+                    "  }",
+                    "  if (bytes.byteLength !== WEIGHTS_FLOATS * 4) {",
+                    "    throw new Error(`load: ${src} has ${bytes.byteLength} bytes, expected ${WEIGHTS_FLOATS * 4}`);",
+                    "  }",
+                    "  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);",
+                    "  const blob = new Float32Array(WEIGHTS_FLOATS);",
+                    "  for (let i = 0; i < WEIGHTS_FLOATS; i++) blob[i] = view.getFloat32(4 * i, true);",
+                    "  bind(blob);", "}", ""]
+        else:
+            flat = np.concatenate([w.ravel() for w in p.weights.values()]) if p.weights else np.zeros(0, np.float32)
+            out += ["const WEIGHTS = new Float32Array([", _floats(flat), "]);", "bind(WEIGHTS);", "",
+                    "/** Weights are embedded in this module: nothing to load (kept for API symmetry). */",
+                    "export async function load() {}", ""]
+        return out
+
+    def test_vector(self) -> list[str]:
+        p = self.plan
+        return ["// ---- test vector: kerasless predict(TEST_X) == TEST_Y ----",
+                f"const TEST_BATCH = {p.test_x.shape[0]};",
+                "const TEST_X = new Float32Array([", _floats(p.test_x), "]);",
+                "const TEST_Y = new Float32Array([", _floats(p.test_y), "]);", ""]
+
+    def states(self) -> list[str]:
+        p = self.plan
+        states = [b for b in p.buffers.values() if b.kind == "state"]
+        fields = ", ".join(f"{s.name}: new Float32Array({p.fixed_batch * s.size})" for s in states)
+        return ["// ---- recurrent states carried between predict calls (stateful layers) ----",
+                f"const STATE = {{{fields}}};", "",
+                "/** Zero the recurrent states carried between predict calls (a no-op for stateless models). */",
+                "export function resetStates() {", "  for (const k of Object.keys(STATE)) STATE[k].fill(0);", "}",
+                "", "/** Alias of resetStates(). */", "export function reset() {", "  resetStates();", "}", ""]
+
+    def predict(self) -> list[str]:
+        p = self.plan
+        out = self.workspace("makeWorkspace", self.sizes(False))
+        out += ["let WS = null;", "",
+                "function checkArgs(x, batch, size, what) {",
+                "  if (P === null) throw new Error(\"weights are not loaded: await load() first\");",
+                "  if (!Number.isInteger(batch) || batch <= 0) throw new RangeError(`${what}: batch must be a positive "
+                "integer, got ${batch}`);",
+                "  if (x == null || x.length !== batch * size) {",
+                "    throw new RangeError(`${what}: expected ${batch} * ${size} floats, got ${x == null ? x : x.length}`);",
+                "  }",
+                "  return x instanceof Float32Array ? x : Float32Array.from(x);", "}", "",
+                "/** y = model(x): x has batch * INPUT_SIZE floats (C order), y batch * OUTPUT_SIZE. Stateful models",
+                " *  carry their states to the next call (resetStates() zeroes them). Throws on bad arguments. */",
+                "export function predict(xIn, batch) {", "  const x = checkArgs(xIn, batch, INPUT_SIZE, \"predict\");"]
+        if p.fixed_batch:
+            out += [f"  if (batch !== {p.fixed_batch}) throw new RangeError(`predict: stateful model: batch must be "
+                    f"{p.fixed_batch}, got ${{batch}}`);"]
+        out += ["  if (WS === null || WS.batch !== batch) WS = makeWorkspace(batch);", "  const ws = WS;"]
+        for i, c in enumerate(p.calls):
+            out += self.call(c, c.params, f"c{i}", False)
+        out += [f"  return {self.buf(p.output)}.slice(0, batch * OUTPUT_SIZE);", "}", ""]
+        return out
+
+    def stream_api(self) -> list[str]:
+        if self.stream is None:
+            return ["/** This model cannot stream (see STREAM_REFUSAL): always throws. */",
+                    "export function createStream(batch = 1) {",
+                    "  throw new Error(`createStream: ${STREAM_REFUSAL}`);", "}", ""]
+        out = self.workspace("makeStreamWorkspace", self.sizes(True))
+        carries = []
+        for i, (c, sp) in enumerate(self.stream):
+            if c.kernel in RECURRENT_KERNELS:
+                ns = RNN_FN[c.kernel][1] * sp["units"]
+                carries.append(f"s{i}: {{state: new Float32Array(batch * {ns}), prev: new Float32Array(batch * "
+                               f"{sp['units']})}}")
+        step_out = self.sizes(True)[self.plan.storage(self.plan.output)]
+        out += ["", f"export const STEP_SIZE = {self.step_size}; // input floats per sample and timestep",
+                f"export const STEP_OUTPUT_SIZE = {step_out}; // output floats per sample and timestep",
+                "/** One timestep at a time, carrying every recurrent state (like kerasless.stream): step(x_t) with",
+                " *  batch * STEP_SIZE floats returns the model output for that step (batch * STEP_OUTPUT_SIZE);",
+                " *  stepping x[:, t] for t = 0.. gives at each t what predict gives on the prefix x[:, :t+1]. */",
+                "export function createStream(batch = 1) {",
+                "  checkArgs(new Float32Array(batch * STEP_SIZE), batch, STEP_SIZE, \"createStream\");",
+                "  const ws = makeStreamWorkspace(batch);",
+                f"  const carry = {{{', '.join(carries)}}};",
+                "  return {", "    batch, stepSize: STEP_SIZE, outputSize: STEP_OUTPUT_SIZE,",
+                "    step(xIn) {", "      const x = checkArgs(xIn, batch, STEP_SIZE, \"step\");"]
+        out_buf = "x"
+        for i, (c, sp) in enumerate(self.stream):
+            out += ["    " + line for line in self.call(c, sp, f"s{i}", True)]
+        out_buf = self.buf(self.plan.output)
+        out += [f"      return {out_buf}.slice(0, batch * STEP_OUTPUT_SIZE);", "    },",
+                "    reset() {", "      for (const k of Object.keys(carry)) { carry[k].state.fill(0); carry[k].prev.fill(0); }",
+                "    },", "  };", "}", ""]
+        return out
+
+    def self_test(self) -> list[str]:
+        return ["/** Max abs difference between predict(TEST_X) and kerasless's output (Infinity on failure). Resets",
+                " *  the states of a stateful model. */",
+                "export function selfTest() {", "  resetStates();", "  let y;", "  try {",
+                "    y = predict(TEST_X, TEST_BATCH);", "  } catch (e) {", "    return Infinity;", "  } finally {",
+                "    resetStates();", "  }", "  let diff = 0;", "  for (let i = 0; i < TEST_Y.length; i++) {",
+                "    const a = y[i], b = TEST_Y[i];",
+                "    if (Number.isNaN(a) || Number.isNaN(b)) { if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity; }",
+                "    else if (a !== b) diff = Math.max(diff, Math.abs(a - b));", "  }", "  return diff;", "}", ""]
+
+    def dts(self) -> str:
+        p, n = self.plan, self.name
+        out = [f"// {n}.d.ts: types of {n}.js (Keras model {p.name!r}, exported by kerasless target js).",
+               "export declare const INPUT_SHAPE: readonly number[];",
+               "export declare const OUTPUT_SHAPE: readonly number[];",
+               "export declare const INPUT_SIZE: number;", "export declare const OUTPUT_SIZE: number;",
+               "export declare const FIXED_BATCH: number | null;", "export declare const INPUT_VOCAB: number | null;",
+               "export declare const CAN_STREAM: boolean;", "export declare const STREAM_REFUSAL: string | null;",
+               "/** y (batch * OUTPUT_SIZE) = model(x (batch * INPUT_SIZE)), C order. */",
+               "export declare function predict(x: Float32Array | ArrayLike<number>, batch: number): Float32Array;",
+               "/** Max abs difference on the embedded test vector. */",
+               "export declare function selfTest(): number;", "export declare function resetStates(): void;",
+               "export declare function reset(): void;",
+               "/** Load the weights file (weights-file builds); resolves at once when weights are embedded. */",
+               "export declare function load(source?: string | URL): Promise<void>;",
+               "export interface ModelStream {", "  readonly batch: number;", "  readonly stepSize: number;",
+               "  readonly outputSize: number;",
+               "  /** One timestep (batch * stepSize floats) -> output (batch * outputSize floats). */",
+               "  step(x_t: Float32Array | ArrayLike<number>): Float32Array;", "  reset(): void;", "}",
+               "/** Throws an Error when CAN_STREAM is false. */",
+               "export declare function createStream(batch?: number): ModelStream;"]
+        if self.stream is not None:
+            out += ["export declare const STEP_SIZE: number;", "export declare const STEP_OUTPUT_SIZE: number;"]
+        return "\n".join(out) + "\n"
+
+
+def package_json(name: str, plan: Plan) -> str:
+    return json.dumps({"name": name.lower().replace("_", "-"), "version": "1.0.0", "private": True,
+                       "description": f"Keras model {plan.name!r} exported by kerasless (target js)",
+                       "type": "module", "main": f"./{name}.js", "types": f"./{name}.d.ts",
+                       "exports": {".": {"types": f"./{name}.d.ts", "default": f"./{name}.js"}},
+                       "engines": {"node": ">=18"}}, indent=2) + "\n"
+
+
+def module_source(plan: Plan, name: str, weights_file: bool = False) -> str:
+    return _Gen(plan, name, weights_file).module()
+
+
+def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
+    """Write ``<name>.js``, ``<name>.d.ts`` and ``package.json`` (+ ``<name>.weights.bin``/``.json``)."""
+    check_identifier(name)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gen = _Gen(plan, name, weights_file)
+    files = [out_dir / f"{name}.js", out_dir / f"{name}.d.ts", out_dir / "package.json"]
+    files[0].write_text(gen.module(), encoding="utf8")
+    files[1].write_text(gen.dts(), encoding="utf8")
+    files[2].write_text(package_json(name, plan), encoding="utf8")
+    if weights_file:
+        files += write_weights_file(plan, out_dir, name)
+    return files
+
+
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
+        raise ExportError("target 'js': node (Node.js >= 18) is not installed; it is needed to run the generated code")
+    return exe
+
+
+def write_input(path: Path, plan: Plan, batches: list) -> None:
+    n_in, n_out = plan.buffers[plan.input].size, plan.buffers[plan.output].size
+    parts = [np.array([n_in, n_out, len(batches)], "<i4").tobytes()]
+    for x in batches:
+        x = np.ascontiguousarray(x, "<f4")
+        parts += [np.array([x.shape[0], 0], "<i4").tobytes(), x.tobytes()]
+    path.write_bytes(b"".join(parts))
+
+
+def read_output(path: Path, plan: Plan, batches: list, label: str = "js") -> tuple[list, float]:
+    """Parse a driver output: per batch int32 status + floats, then the float32 self-test (stream jobs: 0)."""
+    blob, pos, ys = path.read_bytes(), 0, []
+    n_out = plan.buffers[plan.output].size
+    for x in batches:
+        status = int(np.frombuffer(blob, "<i4", 1, pos)[0])
+        count = x.shape[0] * n_out
+        if status != 0:
+            msg = blob[pos + 4:pos + 4 + status].decode("utf8", "replace")
+            raise ExportError(f"target {label!r}: predict threw: {msg}")
+        ys.append(np.frombuffer(blob, "<f4", count, pos + 4).reshape(x.shape[0], *plan.output_shape).copy())
+        pos += 4 + 4 * count
+    return ys, float(np.frombuffer(blob, "<f4", 1, pos)[0])
+
+
+def run_jobs(jobs: list[dict], timeout: float = 600) -> None:
+    """Run many generated modules in one node process. Each job: module (path), input, output (paths),
+    optional weights (path: await load(weights) first) and stream (true: step the single batch timestep by
+    timestep instead of predict; the output holds (rows, steps, *out))."""
+    with tempfile.TemporaryDirectory(prefix="kl_js_") as tmp:
+        spec = Path(tmp) / "jobs.json"
+        spec.write_text(json.dumps([{k: str(v) if isinstance(v, Path) else v for k, v in j.items()} for j in jobs]))
+        done = subprocess.run([node(), str(DRIVER), str(spec)], capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    if done.returncode != 0:
+        raise ExportError(f"target 'js': node exited with {done.returncode}:\n{done.stderr[-4000:]}")
+
+
+def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tuple[list, float]:
+    """Import the generated module in node, call predict on consecutive batches, then selfTest()."""
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="kl_js_run_") as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        write_input(src, plan, batches)
+        job = {"module": str((out_dir / f"{name}.js").resolve()), "input": str(src), "output": str(dst)}
+        if weights_file:
+            job["weights"] = str((out_dir / f"{name}.weights.bin").resolve())
+        run_jobs([job])
+        return read_output(dst, plan, batches)

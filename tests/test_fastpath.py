@@ -1,0 +1,123 @@
+"""The fast paths (native C loop, fused NumPy loops, streaming step) agree with the readable step loop."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import kerasless.native as kn
+from kerasless.layers import fastpath, gru, lstm, simple_rnn
+from kerasless.layers.activations import ACTIVATIONS
+from kerasless.layers.recurrent import _masked_step, _step_loop, masked_step
+
+KINDS = {"lstm": (4, lstm.step), "gru": (3, gru.step), "gru_v1": (3, gru.step), "simple": (1, simple_rnn.step)}
+
+
+def _cell(kind, units, rng, act="tanh", ract="sigmoid"):
+    n, step = KINDS[kind]
+    U = rng.normal(0, 0.3 / np.sqrt(units), (units, n * units)).astype(np.float32)
+    rb = rng.normal(0, 0.5, n * units).astype(np.float32) if kind == "gru" else None
+    p = SimpleNamespace(units=units, U=U, a=ACTIVATIONS[act], ra=ACTIVATIONS[ract], reset_after=kind == "gru",
+                        recurrent_bias=rb, U_zr=np.ascontiguousarray(U[:, :2 * units]),
+                        U_h=np.ascontiguousarray(U[:, 2 * units:]))
+    fast = fastpath.cell(kind, units, act, None if kind == "simple" else ract,
+                         p.U_zr if kind == "gru_v1" else U, p.U_h if kind == "gru_v1" else None, rb)
+    return step, p, fast
+
+
+@pytest.fixture(params=["native", "numpy"])
+def backend(request):
+    if request.param == "native" and not kn.available():
+        pytest.skip(f"native kernel unavailable: {kn.reason()}")
+    kn.set_backend(request.param)
+    yield request.param
+    kn.set_backend(None)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("units,batch,steps", [(5, 1, 3), (128, 1, 12), (7, 9, 6), (20, 37, 4)])
+@pytest.mark.parametrize("act,ract", [("tanh", "sigmoid"), ("relu", "hard_sigmoid")])
+def test_fast_run_equals_step_loop(backend, kind, units, batch, steps, act, ract):
+    rng = np.random.default_rng(units * 100 + batch)
+    step, p, fast = _cell(kind, units, rng, act, ract)
+    p.a, p.ra = ACTIVATIONS[act], ACTIVATIONS[ract]
+    n = KINDS[kind][0] * units
+    xp = rng.normal(0, 1, (batch, steps, n)).astype(np.float32)
+    states = tuple(rng.normal(0, 1, (batch, units)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
+    mask = rng.random((batch, steps)) > 0.3
+    for m in (None, mask):
+        for go_backwards in (False, True):
+            for seqs in (False, True):
+                for zero in (False, True):
+                    ref, ref_states = _step_loop(step, p, xp, states, m, go_backwards, seqs, zero, None)
+                    out = fastpath.run_fast(fast, xp, states, m, go_backwards, seqs, zero)
+                    if out is None:  # no fast form for this backend/activation
+                        continue
+                    np.testing.assert_allclose(out[0], ref, atol=2e-6)
+                    for a, b in zip(out[1], ref_states):
+                        np.testing.assert_allclose(a, b, atol=2e-6)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_fast_step_equals_step(backend, kind):
+    rng = np.random.default_rng(3)
+    step, p, fast = _cell(kind, 16, rng)
+    p.fast = fast
+    xp = rng.normal(0, 1, (3, KINDS[kind][0] * 16)).astype(np.float32)
+    states = tuple(rng.normal(0, 1, (3, 16)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
+    prev = rng.normal(0, 1, (3, 16)).astype(np.float32)
+    for keep in (None, np.array([True, False, True])):
+        for zero in (False, True):
+            y, new, _ = masked_step(step, p, xp, states, prev, keep, zero)
+            y_ref, new_ref, _ = _masked_step(step, p, xp, states, prev, keep, zero)
+            np.testing.assert_allclose(y, y_ref, atol=2e-6)
+            for a, b in zip(new, new_ref):
+                np.testing.assert_allclose(a, b, atol=2e-6)
+                assert a is not states[0] and a is not b
+
+
+def test_backend_selection():
+    kn.set_backend("numpy")
+    assert kn.backend() == "numpy"
+    kn.set_backend("native")
+    try:
+        assert kn.backend() == ("native" if kn.available() else "numpy")
+    finally:
+        kn.set_backend(None)
+    with pytest.raises(ValueError):
+        kn.set_backend("cuda")
+
+
+def test_env_selects_numpy_and_missing_compiler_falls_back(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import kerasless.native as kn, numpy as np; from kerasless.layers import fastpath;"
+            "print(kn.backend(), kn.available())")
+    env = {"KERASLESS_BACKEND": "numpy", "PATH": "/nonexistent", "KERASLESS_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["numpy", "False"]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_native_threads_split_the_batch(monkeypatch, threads):
+    if not kn.available():
+        pytest.skip(f"native kernel unavailable: {kn.reason()}")
+    monkeypatch.setattr(kn, "MIN_THREAD_WORK", 0)
+    monkeypatch.setattr(kn, "_cores", threads)
+    kn.set_backend("native")
+    try:
+        for kind in KINDS:
+            rng = np.random.default_rng(7)
+            step, p, fast = _cell(kind, 9, rng)
+            xp = rng.normal(0, 1, (101, 5, KINDS[kind][0] * 9)).astype(np.float32)
+            states = tuple(rng.normal(0, 1, (101, 9)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
+            mask = rng.random((101, 5)) > 0.3
+            assert kn.threads_for(101, 1) == min(threads, 101 // 32)
+            ref, _ = _step_loop(step, p, xp, states, mask, False, True, False, None)
+            out, _ = fastpath.run_fast(fast, xp, states, mask, False, True, False)
+            np.testing.assert_allclose(out, ref, atol=2e-6)
+    finally:
+        kn.set_backend(None)
