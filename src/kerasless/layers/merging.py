@@ -52,11 +52,8 @@ class MergeLayer(Layer):
     def compute_mask(self, x, mask):
         return None if mask is None else _or_masks(mask)
 
-    def merge(self, xs):
-        raise NotImplementedError
-
     def call(self, x, mask=None):
-        return self.merge(x).astype(F, copy=False)
+        return self.merge(x).astype(F, copy=False)  # merge(xs): each subclass's elementwise rule
 
 
 class AddLayer(MergeLayer):
