@@ -18,6 +18,7 @@ from test_export import CASE_IDS, TOL, _fixture_batches, _fixture_file, compare,
 
 import kerasless
 from kerasless.export import build_plan
+from kerasless.export.common import read_outputs
 from kerasless.export.inputs import reference_outputs
 from kerasless.export.java import target as java_target
 from kerasless.export.plan import ExportError
@@ -88,8 +89,8 @@ class JavaSession:
             self.error = exc
             return
         for case in self.cases.values():
-            case.got, case.self_test = java_target.predict_output(case.plan, case.batches,
-                                                                  (root / f"{case.pkg}.out").read_bytes())
+            case.got, case.self_test = read_outputs(case.plan, case.batches, (root / f"{case.pkg}.out").read_bytes(),
+                                                    "java")
 
     def __getitem__(self, case_id) -> Case:
         if case_id in self.skips:

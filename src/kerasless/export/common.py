@@ -86,3 +86,26 @@ def read_weights_file(json_path) -> dict[str, np.ndarray]:
 
 def shape_comment(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def used_activations(plan: Plan) -> set[str]:
+    """Activations the generated code references (a linear Dense needs none)."""
+    used = set()
+    for c in plan.calls:
+        for key in ("activation", "recurrent_activation"):
+            if key in c.params and not (c.kernel == "dense" and c.params[key] == "linear"):
+                used.add(c.params[key])
+    return used
+
+
+def read_outputs(plan: Plan, batches, blob: bytes, target: str) -> tuple[list, float]:
+    """Parse a driver's output file: per batch an int32 status + float32 outputs, then the self-test diff."""
+    n_out, pos, ys = plan.buffers[plan.output].size, 0, []
+    for x in batches:
+        status = int(np.frombuffer(blob, "<i4", 1, pos)[0])
+        count = x.shape[0] * n_out
+        ys.append(np.frombuffer(blob, "<f4", count, pos + 4).reshape(x.shape[0], *plan.output_shape).copy())
+        pos += 4 + 4 * count
+        if status != 0:
+            raise ExportError(f"target {target!r}: predict returned status {status}")
+    return ys, float(np.frombuffer(blob, "<f4", 1, pos)[0])

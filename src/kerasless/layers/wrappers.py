@@ -64,9 +64,9 @@ def _stacked_step(xp_t, states, p):
     """Internal state order: the last cell's states first (the loop sizes its output by states[0])."""
     last = p.cells[-1]
     ordered = states[last.n:] + states[:last.n]  # back to Keras order
-    out, i, inp = [], 0, xp_t
+    out, i, inp, y = [], 0, xp_t, None
     for j, cell in enumerate(p.cells):
-        if j:
+        if j:  # cell j's input is cell j-1's output
             inp = y @ cell.weights[0]
             if cell.use_bias:
                 inp = inp + cell.input_bias

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import check_identifier, float_literals, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
+from ..common import check_identifier, read_outputs, used_activations, float_literals, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 from .stream import stream_plan
 
@@ -48,16 +48,6 @@ def layout(plan: Plan) -> dict[str, int]:
             offsets[b.name] = pos
             pos += b.size
     return offsets
-
-
-def used_activations(plan: Plan) -> set[str]:
-    """Activations the generated code references as kl_act_* (a linear Dense passes NULL instead)."""
-    used = set()
-    for c in plan.calls:
-        for key in ("activation", "recurrent_activation"):
-            if key in c.params and not (c.kernel == "dense" and c.params[key] == "linear"):
-                used.add(c.params[key])
-    return used
 
 
 def _weight_names(plan):
@@ -441,15 +431,8 @@ def execute(exe, plan: Plan, batches: list, weights=None, modes=None, env=None) 
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             raise ExportError(f"target 'c': {exe} exited with {done.returncode}:\n{done.stderr[-4000:]}")
-        blob, pos, ys = dst.read_bytes(), 0, []
-    for x in batches:
-        status = int(np.frombuffer(blob, "<i4", 1, pos)[0])
-        count = x.shape[0] * n_out
-        ys.append(np.frombuffer(blob, "<f4", count, pos + 4).reshape(x.shape[0], *plan.output_shape).copy())
-        pos += 4 + 4 * count
-        if status != 0:
-            raise ExportError(f"target 'c': predict returned status {status} (see runtime.h)")
-    return ys, float(np.frombuffer(blob, "<f4", 1, pos)[0])
+        blob = dst.read_bytes()
+    return read_outputs(plan, batches, blob, "c")
 
 
 def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tuple[list, float]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..c.stream import stream_plan
-from ..common import check_identifier, float_literals, shape_comment, weight_offsets, write_weights_file
+from ..common import check_identifier, read_outputs, float_literals, shape_comment, weight_offsets, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 
 NAME = "java"
@@ -375,18 +375,6 @@ def predict_input(plan: Plan, batches) -> bytes:
     return b"".join(parts)
 
 
-def predict_output(plan: Plan, batches, blob: bytes) -> tuple[list, float]:
-    n_out, pos, ys = plan.buffers[plan.output].size, 0, []
-    for x in batches:
-        status = int(np.frombuffer(blob, "<i4", 1, pos)[0])
-        count = x.shape[0] * n_out
-        ys.append(np.frombuffer(blob, "<f4", count, pos + 4).reshape(x.shape[0], *plan.output_shape).copy())
-        pos += 4 + 4 * count
-        if status != 0:
-            raise ExportError(f"target 'java': predict threw (status {status})")
-    return ys, float(np.frombuffer(blob, "<f4", 1, pos)[0])
-
-
 def stream_input(step_in: int, step_out: int, xs) -> bytes:
     """xs: (n_seqs, steps, *step shape) float32."""
     xs = np.ascontiguousarray(xs, "<f4")
@@ -422,4 +410,4 @@ def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tu
         if weights_file:
             job.append(out_dir / f"{cls}.weights.bin")
         java(classes, [job])
-        return predict_output(plan, batches, (tmp / "out.bin").read_bytes())
+        return read_outputs(plan, batches, (tmp / "out.bin").read_bytes(), "java")

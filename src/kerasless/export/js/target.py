@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import check_identifier, float_literals, shape_comment, weight_offsets, wrap, write_weights_file
+from ..common import check_identifier, used_activations, float_literals, shape_comment, weight_offsets, wrap, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 
 NAME = "js"
@@ -67,15 +67,6 @@ def _runtime_source(names: set[str]) -> str:
 
 def _floats(array) -> str:
     return wrap(float_literals(array, "", SPECIAL), per_line=10, indent="  ")
-
-
-def used_activations(plan: Plan) -> set[str]:
-    used = set()
-    for c in plan.calls:
-        for key in ("activation", "recurrent_activation"):
-            if key in c.params and not (c.kernel == "dense" and c.params[key] == "linear"):
-                used.add(c.params[key])
-    return used
 
 
 def stream_plan(plan: Plan):
@@ -221,7 +212,7 @@ class _Gen:
         blocks |= {f"act_{a}" for a in used_activations(p)}
         in_shape, out_shape = list(p.input_shape), list(p.output_shape)
         token = f"; token ids in [0, {p.input_vocab}) as float values" if p.input_vocab else ""
-        usage = (f"await load(); " if self.weights_file else "")
+        usage = ("await load(); " if self.weights_file else "")
         out = [f"// {n}.js: Keras model {p.name!r} ({Path(p.source).name}, Keras {p.keras_version}) exported by "
                "kerasless (target js).",
                "// Generated: regenerate instead of editing. An ES module with no dependencies (Node >= 18, browsers).",
