@@ -96,3 +96,14 @@ def test_stream_step_checks_shape():
     s = rnn_model("LSTM", 3, 2, 4, np.random.default_rng(0)).stream(batch_size=2)
     with pytest.raises(InputError, match=r"\(2, 2\)"):
         s.step(np.zeros((1, 2), np.float32))
+
+
+@pytest.mark.keras
+def test_stream_refuses_stacked_cells_clearly():
+    keras = pytest.importorskip("keras", reason="Keras is installed by `make test`")
+    import kerasless
+
+    cells = keras.layers.StackedRNNCells([keras.layers.LSTMCell(3), keras.layers.GRUCell(2)])
+    km = keras.Sequential([keras.Input((5, 4)), keras.layers.RNN(cells, return_sequences=True)])
+    with pytest.raises(UnsupportedOptionError, match="StackedRNNCells"):
+        kerasless.from_keras(km).stream()

@@ -14,6 +14,7 @@ from .layers.dense import DenseLayer
 from .layers.embedding import EmbeddingLayer
 from .layers.recurrent import RecurrentLayer, masked_step
 from .layers.time_distributed import TimeDistributedLayer
+from .layers.wrappers import StackedRNNLayer
 
 # Layers that act on each timestep independently, so they can run on one step (batch, features).
 PER_STEP = (InputLayer, MaskingLayer, NoOp, ActivationLayer, DenseLayer, EmbeddingLayer)
@@ -42,6 +43,8 @@ class Stream:
                 raise UnsupportedOptionError(f"{layer.where()}: stream supports single-path graphs only (no merges, "
                                              "initial_state or return_state)")
             inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+            if isinstance(layer, StackedRNNLayer):
+                raise UnsupportedOptionError(f"{layer.where()}: RNN(StackedRNNCells) cannot stream yet")
             if isinstance(layer, RecurrentLayer):
                 if layer.go_backwards:
                     raise UnsupportedOptionError(f"{layer.where()}: go_backwards needs the whole sequence; "
@@ -88,9 +91,7 @@ class Stream:
         for layer, node, refs in self.model._nodes:
             ((x, mask),) = [values[tuple(r)] for r in refs]
             if isinstance(layer, RecurrentLayer):
-                xp = x @ layer.weights[0]  # (batch, gates*units)
-                if layer.use_bias:
-                    xp += layer.input_bias
+                xp = layer.project(x)  # (batch, gates*units): the same projection predict uses
                 y, states, _ = masked_step(type(layer).step, layer.params, xp, self._states[layer.name],
                                            self._prev[layer.name], mask, layer.zero_output_for_mask)
                 self._states[layer.name], self._prev[layer.name] = states, y

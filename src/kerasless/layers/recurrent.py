@@ -157,7 +157,7 @@ class RecurrentLayer(Layer):
 
     # -- inference ---------------------------------------------------------------------------------------------
     def project(self, x):
-        """(batch, time, features) -> (batch, time, gates*units): x·kernel (+ input bias) for all steps at once."""
+        """(..., features) -> (..., gates*units): x·kernel (+ input bias) for all steps at once (or one, streaming)."""
         xp = project_fast(x, self.weights[0], self.input_bias if self.use_bias else None)
         if xp is not None:  # native backend (layers/fastpath.py)
             return xp
