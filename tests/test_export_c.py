@@ -318,3 +318,12 @@ def test_activation_kernels_match_kerasless(tmp_path, target):
         want = ACTIVATIONS[n](x.copy())
         assert want.dtype == np.float32 and got[n].dtype == np.float32, n
         np.testing.assert_allclose(got[n], want, rtol=2e-6, atol=1e-6, equal_nan=True, err_msg=f"{target}: {n}")
+
+
+def test_import_kerasless_loads_no_exporter_until_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, kerasless; assert 'kerasless.export' not in sys.modules; "
+            "assert callable(kerasless.export) and 'kerasless.export' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,7 +13,6 @@ from .errors import (InputError, KeraslessError, ModelFileError, UnsafeModelErro
 from .graph import Model
 from .explain import explain  # noqa: E402  (the function; the module stays importable as kerasless.explain)
 from .io import read_file, read_live
-from . import export  # noqa: E402  (callable module: kerasless.export(model, "c", "out"))
 
 __version__ = "0.1.0"
 __all__ = [
@@ -43,3 +42,13 @@ def from_keras(keras_model) -> Model:
         >>> model = kerasless.from_keras(keras_model); model.predict(x)
     """
     return Model(read_live(keras_model))
+
+
+def __getattr__(name):
+    # kerasless.export (a callable module: kerasless.export(model, "c", "out")) loads on first use, keeping
+    # `import kerasless` (cold start) free of the exporters.
+    if name == "export":
+        import importlib
+
+        return importlib.import_module(".export", __name__)
+    raise AttributeError(f"module 'kerasless' has no attribute {name!r}")
