@@ -101,23 +101,55 @@ def test_env_selects_numpy_and_missing_compiler_falls_back(tmp_path):
     assert out.stdout.split() == ["numpy", "False"]
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_native_threads_split_the_batch(monkeypatch, threads):
+def _projected(kind, units, fast, rng, batch, steps, onehot):
+    """fast with an input kernel and bias; raw inputs x (dense or one-hot) and their projection x·W + b."""
+    n = KINDS[kind][0] * units
+    features = 11
+    W = rng.normal(0, 0.5, (features, n)).astype(np.float32)
+    bx = rng.normal(0, 0.5, n).astype(np.float32)
+    fast = fastpath.cell(kind, units, fast.act, fast.ract, fast.U, fast.U2, fast.rb, W=W, bx=bx)
+    x = (np.eye(features, dtype=np.float32)[rng.integers(0, features, (batch, steps))] if onehot
+         else rng.normal(0, 1, (batch, steps, features)).astype(np.float32))
+    return fast, x, x @ W + bx
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("onehot", [False, True])
+@pytest.mark.parametrize("threads,split,units,batch", [(1, 0, 9, 5), (2, 0, 9, 101), (3, 0, 9, 101),
+                                                      (2, 1, 37, 3), (3, 1, 128, 1), (2, 1, 16, 40)])
+def test_native_loop_projects_and_splits(monkeypatch, kind, onehot, threads, split, units, batch):
+    """The C loop on raw inputs (dense rows, and one-hot rows that skip their zeros), with the batch rows or the
+    units split over threads, equals the readable loop on x·W + b."""
     if not kn.available():
         pytest.skip(f"native kernel unavailable: {kn.reason()}")
-    monkeypatch.setattr(kn, "MIN_THREAD_WORK", 0)
-    monkeypatch.setattr(kn, "_cores", threads)
+    monkeypatch.setattr(kn, "plan", lambda batch, work: (threads, split))
     kn.set_backend("native")
     try:
-        for kind in KINDS:
-            rng = np.random.default_rng(7)
-            step, p, fast = _cell(kind, 9, rng)
-            xp = rng.normal(0, 1, (101, 5, KINDS[kind][0] * 9)).astype(np.float32)
-            states = tuple(rng.normal(0, 1, (101, 9)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
-            mask = rng.random((101, 5)) > 0.3
-            assert kn.threads_for(101, 1) == min(threads, 101 // 32)
-            ref, _ = _step_loop(step, p, xp, states, mask, False, True, False, None)
-            out, _ = fastpath.run_fast(fast, xp, states, mask, False, True, False)
+        rng = np.random.default_rng(units + batch)
+        step, p, fast = _cell(kind, units, rng)
+        fast, x, xp = _projected(kind, units, fast, rng, batch, 7, onehot)
+        states = tuple(rng.normal(0, 1, (batch, units)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
+        mask = rng.random((batch, 7)) > 0.3
+        for m, back in ((None, False), (mask, True)):
+            ref, ref_states = _step_loop(step, p, xp, states, m, back, True, False, None)
+            out, out_states = fastpath.run_native(fast, x, states, m, back, True, False)
             np.testing.assert_allclose(out, ref, atol=2e-6)
+            for a, b in zip(out_states, ref_states):
+                np.testing.assert_allclose(a, b, atol=2e-6)
     finally:
         kn.set_backend(None)
+
+
+def test_one_hot_shortcut_needs_finite_weights():
+    """0 * inf is NaN in Keras's product: a kernel with inf never takes the skip-the-zeros path."""
+    W = np.ones((3, 4), np.float32)
+    assert fastpath.cell("simple", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
+    W[1, 2] = np.inf
+    assert not fastpath.cell("simple", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
+
+
+def test_thread_plan():
+    assert kn.plan(1, 10) == (1, 0)  # too little work for a second thread
+    if kn.cores() > 1:
+        assert kn.plan(1, 1 << 24) == (kn.cores(), 1)  # small batch: split the units
+        assert kn.plan(4096, 1 << 30) == (kn.cores(), 0)  # large batch: split the rows

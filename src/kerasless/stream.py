@@ -12,12 +12,31 @@ from .errors import InputError, UnsupportedOptionError
 from .layers.core import ActivationLayer, InputLayer, MaskingLayer, NoOp
 from .layers.dense import DenseLayer
 from .layers.embedding import EmbeddingLayer
+from .layers.fastpath import stepper
 from .layers.recurrent import RecurrentLayer, masked_step
 from .layers.time_distributed import TimeDistributedLayer
 from .layers.wrappers import StackedRNNLayer
 
 # Layers that act on each timestep independently, so they can run on one step (batch, features).
 PER_STEP = (InputLayer, MaskingLayer, NoOp, ActivationLayer, DenseLayer, EmbeddingLayer)
+
+
+class _NumpyStepper:
+    """One recurrent layer, one step at a time, in NumPy: the same projection and masked step predict uses.
+    Same interface as kerasless.native.Stepper (which runs the step in C)."""
+
+    def __init__(self, layer, batch: int):
+        self.layer = layer
+        self.states = tuple(np.zeros((batch, layer.units), np.float32) for _ in layer.LAYOUT.states)
+        self.last = np.zeros((batch, layer.units), np.float32)  # the previous output (kept at masked steps)
+
+    def step(self, x_t, keep=None) -> np.ndarray:
+        layer = self.layer
+        xp = layer.project(x_t)  # (batch, gates*units)
+        y, self.states, _ = masked_step(type(layer).step, layer.params, xp, self.states, self.last, keep,
+                                        layer.zero_output_for_mask)
+        np.copyto(self.last, y)
+        return self.last
 
 
 class Stream:
@@ -54,30 +73,39 @@ class Stream:
                 raise UnsupportedOptionError(f"{layer.where()}: needs the whole sequence; it cannot stream")
         if not self._recurrent:
             raise UnsupportedOptionError("stream: the model has no recurrent layer to carry state")
+        self._input = (model.input_names[0], 0, 0)
+        self._output = tuple(model.spec.outputs[0])
+        self._plan = [((layer.name, node, 0), tuple(refs[0]), layer,
+                       None if isinstance(layer, RecurrentLayer)
+                       else layer.inner if isinstance(layer, TimeDistributedLayer) else layer)
+                      for layer, node, refs in model._nodes]
         self.reset(initial_state)
 
     @property
     def state(self) -> list[tuple[np.ndarray, ...]]:
         """Per recurrent layer (model order), its states in Keras order (LSTM: h, c)."""
-        return [tuple(s.copy() for s in self._states[layer.name]) for layer in self._recurrent]
+        return [tuple(s.copy() for s in self._steppers[layer.name].states) for layer in self._recurrent]
 
     @state.setter
     def state(self, value) -> None:
         if len(value) != len(self._recurrent):
             raise InputError(f"stream.state: expected {len(self._recurrent)} layer states, got {len(value)}")
+        checked = []
         for layer, states in zip(self._recurrent, value):
             want = (self.batch_size, layer.units)
             states = tuple(np.asarray(s, np.float32) for s in states)
             if len(states) != len(layer.LAYOUT.states) or any(s.shape != want for s in states):
                 raise InputError(f"stream.state: layer {layer.name!r} takes {len(layer.LAYOUT.states)} states "
                                  f"({', '.join(layer.LAYOUT.states)}) of shape {want}")
-            self._states[layer.name] = tuple(s.copy() for s in states)
+            checked.append(states)
+        for layer, states in zip(self._recurrent, checked):  # all or nothing
+            for buf, s in zip(self._steppers[layer.name].states, states):
+                np.copyto(buf, s)
 
     def reset(self, initial_state=None) -> None:
         """Zero every state (or set ``initial_state``, shaped like :attr:`state`)."""
-        self._states = {layer.name: tuple(np.zeros((self.batch_size, layer.units), np.float32)
-                                          for _ in layer.LAYOUT.states) for layer in self._recurrent}
-        self._prev = {layer.name: np.zeros((self.batch_size, layer.units), np.float32) for layer in self._recurrent}
+        self._steppers = {layer.name: stepper(layer.params.fast, self.batch_size, layer.zero_output_for_mask)
+                          or _NumpyStepper(layer, self.batch_size) for layer in self._recurrent}
         if initial_state is not None:
             self.state = initial_state
 
@@ -87,16 +115,11 @@ class Stream:
         if x_t.shape != self.step_shape or x_t.dtype.kind not in "biuf":
             raise InputError(f"stream.step: expected a numeric array of shape {self.step_shape}, "
                              f"got {x_t.dtype} {x_t.shape}")
-        values = {(self.model.input_names[0], 0, 0): (x_t.astype(np.float32), None)}
-        for layer, node, refs in self.model._nodes:
-            ((x, mask),) = [values[tuple(r)] for r in refs]
-            if isinstance(layer, RecurrentLayer):
-                xp = layer.project(x)  # (batch, gates*units): the same projection predict uses
-                y, states, _ = masked_step(type(layer).step, layer.params, xp, self._states[layer.name],
-                                           self._prev[layer.name], mask, layer.zero_output_for_mask)
-                self._states[layer.name], self._prev[layer.name] = states, y
-                values[(layer.name, node, 0)] = (y, mask if layer.return_sequences else None)
+        values = {self._input: (x_t.astype(np.float32), None)}
+        for key, ref, layer, per_step in self._plan:
+            x, mask = values[ref]
+            if per_step is None:  # recurrent: one step of the layer's stepper (native C or NumPy)
+                values[key] = (self._steppers[layer.name].step(x, mask), mask if layer.return_sequences else None)
             else:  # one step has no time axis: TimeDistributed is just its inner layer here
-                per_step = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
-                values[(layer.name, node, 0)] = (per_step.call(x, mask), layer.compute_mask(x, mask))
-        return values[tuple(self.model.spec.outputs[0])][0]
+                values[key] = (per_step.call(x, mask), layer.compute_mask(x, mask))
+        return values[self._output][0].copy()  # a stepper's buffer is overwritten by the next step

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import InputError
 from . import activations
 from .activations import ACTIVATIONS
+from .fastpath import dense_fast
 from .base import Layer, anything, boolean, matmul_last, positive_int
 
 
@@ -32,6 +33,9 @@ class DenseLayer(Layer):
         return (*input_shape[:-1], self.units)
 
     def call(self, x, mask=None):
+        y = dense_fast(x, self.weights[0], self.weights[1] if self.use_bias else None, self.activation)
+        if y is not None:  # native backend: product, bias and activation in one C call
+            return y
         y = matmul_last(x, self.weights[0])  # (..., units)
         if self.use_bias:
             y += self.weights[1]

@@ -1,7 +1,8 @@
 """Fast paths for recurrent.run and streaming: the native C loop (kerasless/native), or fused NumPy loops.
 
-Each recurrent layer's setup() attaches ``params.fast`` (a :class:`FastCell`); run() tries :func:`run_fast` first
-and uses the readable step loop when it returns None (activations without a fast form, NumPy backend for cells
+Each recurrent layer's setup() attaches ``params.fast`` (a :class:`FastCell`); the layer tries :func:`run_native`
+(raw inputs, C projects per step), run() tries :func:`run_fast`, and both fall back to the readable step loop when
+they return None (activations without a fast form, NumPy backend for cells
 without a fused loop). ``record`` (trace) is fed from the fast path's own numbers, so trace == predict bit for bit.
 Results agree with the step loop within ~1e-7 per step (tests/test_fastpath.py).
 
@@ -30,10 +31,15 @@ class FastCell:
     U: np.ndarray  # (u, G) contiguous; gru_v1: U_zr (u, 2u)
     U2: np.ndarray | None = None  # gru_v1: U_h (u, u)
     rb: np.ndarray | None = None  # gru: recurrent bias (G,)
+    W: np.ndarray | None = None  # (features, G) input kernel: the native loop projects each step itself
+    bx: np.ndarray | None = None  # (G,) input bias
     numpy_ok: bool = False  # a fused NumPy loop applies (sigmoid/tanh LSTM, reset_after GRU)
+    packed: tuple | None = None  # the native kernel's panel layout of W, U, U2 (made on first native use)
 
     def __post_init__(self):
         self.native_ok = self.act in NATIVE_ACTS and (self.ract is None or self.ract in NATIVE_ACTS)
+        # one-hot rows may skip their zeros exactly only when 0*w == 0 for every weight
+        self.sparse_ok = self.W is not None and bool(np.isfinite(self.W).all())
         u = self.units
         if self.kind == "lstm" and self.act == "tanh" and self.ract == "sigmoid":
             self.numpy_ok = True
@@ -52,17 +58,25 @@ class FastCell:
             self.rb_scaled = None if self.rb is None else self.rb * s
 
 
-def cell(kind, units, act, ract, U, U2=None, rb=None) -> FastCell:
-    return FastCell(kind, units, act, ract, np.ascontiguousarray(U, F),
-                    None if U2 is None else np.ascontiguousarray(U2, F),
-                    None if rb is None else np.ascontiguousarray(rb, F))
+def cell(kind, units, act, ract, U, U2=None, rb=None, W=None, bx=None) -> FastCell:
+    c = lambda a: None if a is None else np.ascontiguousarray(a, F)  # noqa: E731
+    return FastCell(kind, units, act, ract, c(U), c(U2), c(rb), c(W), c(bx))
+
+
+def run_native(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None):
+    """Like run_fast on the raw inputs x (batch, time, features): the C loop projects each step itself (no
+    (batch, time, G) intermediate; one-hot rows cost one kernel row). None without the native backend."""
+    if fast.native_ok and fast.W is not None and native.backend() == "native":
+        return native.rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
+    return None
 
 
 def run_fast(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None):
-    """(output, final_states) like recurrent.run, or None when no fast path applies. ``record`` sees the same
-    numbers the fast path computes (trace == predict, bit for bit)."""
+    """(output, final_states) like recurrent.run on projected inputs xp, or None when no fast path applies.
+    ``record`` sees the same numbers the fast path computes (trace == predict, bit for bit)."""
     if fast.native_ok and native.backend() == "native":
-        out = native.rnn_run(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
+        out = native.rnn_run(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record,
+                             projected=True)
         if out is not None:
             return out
     if fast.numpy_ok:
@@ -71,20 +85,23 @@ def run_fast(fast, xp, states, mask, go_backwards, return_sequences, zero_output
     return None
 
 
-def project_fast(x, W, b):
-    """x (..., K) @ W + b in C with the native backend (OpenBLAS's spinning thread pool costs more than the
+def dense_fast(x, W, b, act="linear"):
+    """act(x (..., K) @ W + b) in C with the native backend (OpenBLAS's spinning thread pool costs more than the
     product at these sizes, and much more on a busy machine); None otherwise."""
     if native.backend() == "native" and x.dtype == F:
-        return native.project(x, W, b)
+        return native.dense(x, W, b, act)
+    return None
+
+
+def stepper(fast, batch, zero_output_for_mask=False):
+    """A native one-step runner for streaming (native.Stepper), or None (NumPy backend, no kernel)."""
+    if fast.native_ok and native.backend() == "native":
+        return native.stepper(fast, batch, zero_output_for_mask)
     return None
 
 
 def fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask):
-    """(y, states) of one step (streaming) in C, or fused NumPy for sigmoid/tanh LSTM; None otherwise."""
-    if fast.native_ok and native.backend() == "native":
-        out = native.step_once(fast, xp_t, states, prev, keep, zero_output_for_mask)
-        if out is not None:
-            return out
+    """(y, states) of one step in fused NumPy for sigmoid/tanh LSTM; None otherwise."""
     if fast.numpy_ok and fast.kind == "lstm":
         h, c = states
         z = np.matmul(h, fast.U_scaled)  # (batch, 4u)

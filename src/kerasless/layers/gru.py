@@ -63,6 +63,8 @@ class GRULayer(RecurrentLayer):
             a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
         )
         p = self.params
-        self.params.fast = (fastpath.cell("gru", u, self.activation, self.recurrent_activation, U, rb=p.recurrent_bias)
+        self.params.fast = (fastpath.cell("gru", u, self.activation, self.recurrent_activation, U, rb=p.recurrent_bias,
+                                          W=self.weights[0], bx=self.input_bias)
                             if self.reset_after else
-                            fastpath.cell("gru_v1", u, self.activation, self.recurrent_activation, p.U_zr, p.U_h))
+                            fastpath.cell("gru_v1", u, self.activation, self.recurrent_activation, p.U_zr, p.U_h,
+                                          W=self.weights[0], bx=self.input_bias))

@@ -41,5 +41,6 @@ class LSTMLayer(RecurrentLayer):
         self.input_bias = self.weights[2] if self.use_bias else None
         self.params = SimpleNamespace(
             units=u, U=self.weights[1], a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
-            fast=fastpath.cell("lstm", u, self.activation, self.recurrent_activation, self.weights[1]),
+            fast=fastpath.cell("lstm", u, self.activation, self.recurrent_activation, self.weights[1],
+                               W=self.weights[0], bx=self.input_bias),
         )

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import activations
-from .fastpath import fast_step, project_fast, run_fast
+from .fastpath import dense_fast, fast_step, run_fast, run_native
 from .base import Layer, anything, boolean, matmul_last, positive_int
 from .layout import CellLayout
 
@@ -54,7 +54,7 @@ def _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, z
 def masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mask=False):
     """One step with Keras's mask rule. keep: (batch,) bool or None. Returns (y_t, states, gates).
 
-    Streaming takes the fast paths (C, or fused NumPy) and gets empty gates; run() records gates its own way."""
+    Streaming takes the fused NumPy step when there is one and gets empty gates; run() records gates its own way."""
     fast = getattr(params, "fast", None)
     if fast is not None:
         out = fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask)
@@ -158,7 +158,7 @@ class RecurrentLayer(Layer):
     # -- inference ---------------------------------------------------------------------------------------------
     def project(self, x):
         """(..., features) -> (..., gates*units): x·kernel (+ input bias) for all steps at once (or one, streaming)."""
-        xp = project_fast(x, self.weights[0], self.input_bias if self.use_bias else None)
+        xp = dense_fast(x, self.weights[0], self.input_bias if self.use_bias else None)
         if xp is not None:  # native backend (layers/fastpath.py)
             return xp
         xp = matmul_last(x, self.weights[0])  # (batch, time, gates*units)
@@ -186,11 +186,11 @@ class RecurrentLayer(Layer):
                 raise InputError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
                                  f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
         states = initial_state if initial_state is not None else self.initial_state(x.shape[0])
-        y, states = run(
-            type(self).step, self.params, self.project(x), states, mask,
-            go_backwards=self.go_backwards, return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask, record=record,
-        )
+        opts = dict(go_backwards=self.go_backwards, return_sequences=self.return_sequences,
+                    zero_output_for_mask=self.zero_output_for_mask, record=record)
+        out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
+        y, states = out if out is not None else run(type(self).step, self.params, self.project(x), states, mask,
+                                                     **opts)
         if self.stateful:
             self.state = states
         return [y, *states] if self.return_state else y

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -26,23 +26,23 @@ import numpy as np
 _SOURCE = Path(__file__).with_name("kernels.c")
 _FLAGS = [["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"], ["-O3", "-fno-math-errno", "-fno-trapping-math"]]
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "hard_sigmoid_k2": 4, "relu": 5}
+DENSE_ACT_CODES = {**ACT_CODES, "softmax": 6}  # softmax over the last axis: Dense only
 KINDS = {"lstm": 0, "gru": 1, "gru_v1": 2, "simple": 3}
 
 _lib = None
 _reason = "not built yet"
 _tried = False
 _backend = None
-_local = threading.local()
 
 
-class Job(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int) for n in ("kind", "B", "T", "u", "G", "act", "ract", "go_backwards", "zero_out")] + [
-        ("xp", ctypes.c_void_p), ("xb", ctypes.c_long), ("xt", ctypes.c_long),
-        ("U", ctypes.c_void_p), ("U2", ctypes.c_void_p), ("rb", ctypes.c_void_p),
+class Job(ctypes.Structure):  # kl_job in kernels.c
+    _fields_ = [(n, ctypes.c_int) for n in ("kind", "B", "T", "u", "F", "act", "ract", "go_backwards", "zero_out")] + [
+        ("x", ctypes.c_void_p), ("xb", ctypes.c_long), ("xt", ctypes.c_long), ("W", ctypes.c_void_p),
+        ("bx", ctypes.c_void_p), ("U", ctypes.c_void_p), ("U2", ctypes.c_void_p), ("rb", ctypes.c_void_p),
         ("h", ctypes.c_void_p), ("c", ctypes.c_void_p),
         ("mask", ctypes.c_void_p), ("mb", ctypes.c_long), ("mt", ctypes.c_long),
         ("seq", ctypes.c_void_p), ("last", ctypes.c_void_p),
-        ("gseq", ctypes.c_void_p), ("hseq", ctypes.c_void_p), ("cseq", ctypes.c_void_p),
+        ("gseq", ctypes.c_void_p), ("hseq", ctypes.c_void_p), ("cseq", ctypes.c_void_p), ("sparse", ctypes.c_int),
     ]
 
 
@@ -87,12 +87,12 @@ def _build() -> ctypes.CDLL:
                 continue
             os.replace(tmp, out)  # atomic: concurrent first uses never load a half-written file
         lib = ctypes.CDLL(str(out))
-        lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int]
+        lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int, ctypes.c_int]
         lib.kl_rnn_run.restype = ctypes.c_int
-        lib.kl_project.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
-                                   ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        lib.kl_project.restype = ctypes.c_int
-        if lib.kl_abi_version() != 3:
+        lib.kl_dense.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                                 ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+        lib.kl_dense.restype = ctypes.c_int
+        if lib.kl_abi_version() != 4:
             raise OSError("stale kernel library")
         return lib
     raise OSError("; ".join(errors))
@@ -147,12 +147,12 @@ def backend() -> str:
 
 
 _cores = None
-MIN_THREAD_WORK = 1 << 26  # multiply-adds (~2 ms of one core) before a second thread pays for its start-up
+MIN_THREAD_WORK = 1 << 20  # multiply-adds (~0.1 ms of one core) before a second thread pays for itself
+RB = 6  # rows per register block in kernels.c
 
 
-def threads_for(batch: int, work: int) -> int:
-    """Threads to split ``batch`` rows over: 1 unless the whole run has ``work`` >= MIN_THREAD_WORK multiply-adds
-    and each thread gets >= 32 rows; at most $KERASLESS_THREADS (default: usable cores)."""
+def cores() -> int:
+    """Threads a call may use: $KERASLESS_THREADS, default the usable cores."""
     global _cores
     if _cores is None:
         env = os.environ.get("KERASLESS_THREADS")
@@ -160,64 +160,91 @@ def threads_for(batch: int, work: int) -> int:
             _cores = max(1, int(env) if env else len(os.sched_getaffinity(0)))
         except (AttributeError, ValueError):
             _cores = os.cpu_count() or 1
-    if work < MIN_THREAD_WORK:
-        return 1
-    return max(1, min(_cores, batch // 32))
+    return _cores
+
+
+def plan(batch: int, work: int) -> tuple[int, int]:
+    """(threads, split_units) for a recurrent run of ``work`` multiply-adds: one thread for small work; rows split
+    over threads when each gets >= 4 register blocks, else the units (threads meet once per step)."""
+    n = cores()
+    if n == 1 or work < MIN_THREAD_WORK:
+        return 1, 0
+    if batch >= 4 * RB * n:
+        return n, 0
+    return n, 1
 
 
 def _ptr(a):
     return None if a is None else a.ctypes.data
 
 
-def _job(fast) -> Job:
-    """This thread's Job for ``fast`` with the weight pointers filled in (they never change)."""
-    jobs = getattr(_local, "jobs", None)
-    if jobs is None:
-        jobs = _local.jobs = {}
-    entry = jobs.get(id(fast))
-    if entry is None or entry[0] is not fast:
-        job = Job(KINDS[fast.kind], 0, 0, fast.units, 0, ACT_CODES[fast.act], ACT_CODES.get(fast.ract, 0))
-        job.U, job.U2, job.rb = _ptr(fast.U), _ptr(fast.U2), _ptr(fast.rb)
-        entry = jobs[id(fast)] = (fast, job)  # holding fast keeps its arrays (and the pointers) alive
-    return entry[1]
-
-
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "hh"), "gru_v1": ("z", "r", "hh"), "simple": ()}
 
 
-def rnn_run(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None):
-    """The whole loop in C. fast: the layer's FastCell; xp (batch, time, G) float32 with a contiguous last axis.
-    Returns (output, final_states) like recurrent.run, or None when the kernel is unavailable. With ``record``
-    the kernel also keeps every gate and state, then replays them to ``record(k, gates, states)``."""
+PANEL = 16
+
+
+def pack(M: np.ndarray, gates: int) -> np.ndarray:
+    """(K, gates*n) -> kernels.c's panel layout: each gate's n columns padded with zeros to a multiple of 16, then
+    16-column panels stored one after another (each panel K x 16, contiguous)."""
+    K, n = M.shape[0], M.shape[1] // gates
+    n_pad = -(-n // PANEL) * PANEL
+    padded = np.zeros((K, gates, n_pad), np.float32)
+    padded[:, :, :n] = M.reshape(K, gates, n)
+    return np.ascontiguousarray(padded.reshape(K, -1, PANEL).transpose(1, 0, 2))
+
+
+def _packed(fast):
+    """fast's weights in panel layout (packed once, kept on the cell)."""
+    if getattr(fast, "packed", None) is None:
+        ng = len(GATES[fast.kind]) or 1
+        fast.packed = (None if fast.W is None else pack(fast.W, ng), pack(fast.U, 2 if fast.kind == "gru_v1" else ng),
+                       None if fast.U2 is None else pack(fast.U2, 1))
+    return fast.packed
+
+
+def _new_job(fast, projected: bool) -> Job:
+    Wp, Up, U2p = _packed(fast)  # the cell keeps them alive while their addresses sit in a job
+    job = Job(KINDS[fast.kind], 0, 0, fast.units, 0, ACT_CODES[fast.act], ACT_CODES.get(fast.ract, 0))
+    job.U, job.U2, job.rb = _ptr(Up), _ptr(U2p), _ptr(fast.rb)
+    if not projected:
+        job.W, job.bx, job.F, job.sparse = _ptr(Wp), _ptr(fast.bx), fast.W.shape[0], fast.sparse_ok
+    return job
+
+
+def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None,
+            projected=False):
+    """The whole loop in C. x: (batch, time, features) raw inputs (the kernel projects them step by step), or
+    with ``projected`` x·W + b (batch, time, G). Returns (output, final_states) like recurrent.run, or None when
+    the kernel is unavailable. With ``record`` the kernel keeps every gate and state, then replays them to
+    ``record(k, gates, states)``."""
     lib = library()
     if lib is None:
         return None
-    B, T = xp.shape[0], xp.shape[1]
+    B, T, F = x.shape
     u = fast.units
-    if xp.dtype != np.float32 or xp.strides[2] != 4:
-        xp = np.ascontiguousarray(xp, np.float32)
+    if x.dtype != np.float32 or x.strides[2] != 4:
+        x = np.ascontiguousarray(x, np.float32)
     h = np.array(states[0], np.float32, order="C", copy=True)
     c = np.array(states[1], np.float32, order="C", copy=True) if fast.kind == "lstm" else None
-    m = None
-    if mask is not None:
-        m = np.ascontiguousarray(mask, np.bool_)
+    m = None if mask is None else np.ascontiguousarray(mask, np.bool_)
     seq = np.empty((B, T, u), np.float32) if return_sequences else None
     last = np.zeros((B, u), np.float32)
     names = GATES[fast.kind]
+    G = fast.U.shape[1] if fast.kind != "gru_v1" else 3 * u
     gseq = np.empty((B, T, len(names) * u), np.float32) if record is not None and names else None
     hseq = np.empty((B, T, u), np.float32) if record is not None else None
     cseq = np.empty((B, T, u), np.float32) if record is not None and c is not None else None
-    job = _job(fast)
-    job.B, job.T, job.G = B, T, xp.shape[2]
+    job = _new_job(fast, projected)  # holds pointers only: every array stays referenced until the call returns
+    job.B, job.T = B, T
     job.go_backwards, job.zero_out = bool(go_backwards), bool(zero_output_for_mask)
-    job.xp, job.xb, job.xt = xp.ctypes.data, xp.strides[0] // 4, xp.strides[1] // 4
+    job.x, job.xb, job.xt = x.ctypes.data, x.strides[0] // 4, x.strides[1] // 4
     job.h, job.c, job.last = h.ctypes.data, _ptr(c), last.ctypes.data
-    job.mask = _ptr(m)
     if m is not None:
-        job.mb, job.mt = m.strides[0], m.strides[1]
+        job.mask, job.mb, job.mt = m.ctypes.data, m.strides[0], m.strides[1]
     job.seq, job.gseq, job.hseq, job.cseq = _ptr(seq), _ptr(gseq), _ptr(hseq), _ptr(cseq)
-    work = B * T * u * (xp.shape[2] + (u if fast.kind == "gru_v1" else 0))
-    if lib.kl_rnn_run(job, threads_for(B, work)) != 0:
+    threads, split = plan(B, B * T * G * (u + (0 if projected else F)))
+    if lib.kl_rnn_run(job, threads, split) != 0:
         return None
     states = (h, c) if c is not None else (h,)
     if record is not None:
@@ -227,66 +254,62 @@ def rnn_run(fast, xp, states, mask, go_backwards, return_sequences, zero_output_
     return (seq if return_sequences else last), states
 
 
+class Stepper:
+    """Streaming in C for one recurrent layer: persistent buffers whose addresses sit in a prepared job, so a
+    step is one copy in and one call. ``states`` and ``last`` (the previous output) are those buffers."""
 
-class _StepBuffers:
-    """Per thread, cell and batch: persistent buffers whose addresses sit in a prepared Job (pointer lookups
-    cost microseconds each; copies into place cost a fraction of one)."""
-
-    def __init__(self, fast, batch, G):
+    def __init__(self, lib, fast, batch: int, zero_output_for_mask: bool):
         u = fast.units
-        self.fast, self.U = fast, fast.U  # keep the weights alive while their address is in the job
-        self.xp = np.zeros((batch, G), np.float32)
-        self.h = np.zeros((batch, u), np.float32)
-        self.c = np.zeros((batch, u), np.float32)
+        self.x = np.zeros((batch, fast.W.shape[0]), np.float32)
+        self.states = tuple(np.zeros((batch, u), np.float32) for _ in range(2 if fast.kind == "lstm" else 1))
         self.last = np.zeros((batch, u), np.float32)
-        self.keep = np.ones(batch, np.bool_)
-        self.job = Job(KINDS[fast.kind], batch, 1, u, G, ACT_CODES[fast.act], ACT_CODES.get(fast.ract, 0), 0, 0,
-                       _ptr(self.xp), G, 0, _ptr(fast.U), _ptr(fast.U2), _ptr(fast.rb), _ptr(self.h), _ptr(self.c),
-                       None, 1, 0, None, _ptr(self.last))
-        self.mask_ptr = _ptr(self.keep)
+        self.keep = np.ones((batch, 1), np.bool_)
+        self.fast = fast  # keeps the weights alive while their addresses sit in the job
+        self.job = job = _new_job(fast, projected=False)
+        job.B, job.T, job.xb, job.xt, job.mb, job.mt = batch, 1, self.x.shape[1], 0, 1, 0
+        job.zero_out = zero_output_for_mask
+        job.x, job.h, job.last = _ptr(self.x), _ptr(self.states[0]), _ptr(self.last)
+        job.c = _ptr(self.states[1]) if len(self.states) > 1 else None
+        self._ref, self._run = ctypes.byref(job), lib.kl_rnn_run
+
+    def step(self, x_t, keep=None) -> np.ndarray:
+        """One step; x_t (batch, features), keep (batch,) bool or None. Returns the output buffer."""
+        np.copyto(self.x, x_t)
+        if keep is None:
+            self.job.mask = None
+        else:
+            np.copyto(self.keep[:, 0], keep)
+            self.job.mask = self.keep.ctypes.data
+        self._run(self._ref, 1, 0)
+        return self.last
 
 
-def step_once(fast, xp_t, states, prev, keep, zero_output_for_mask):
-    """One timestep in C (streaming): like recurrent.masked_step minus the gates. xp_t (batch, G) float32.
-    Returns (y, new_states) as fresh arrays, or None when the kernel is unavailable."""
+def stepper(fast, batch: int, zero_output_for_mask: bool = False):
+    """A :class:`Stepper` for ``fast`` (a FastCell with its input kernel), or None without the kernel."""
     lib = library()
-    if lib is None:
+    if lib is None or fast.W is None:
         return None
-    cache = getattr(_local, "steps", None)
-    if cache is None:
-        cache = _local.steps = {}
-    key = (id(fast), xp_t.shape)
-    buf = cache.get(key)
-    if buf is None or buf.fast is not fast:
-        buf = cache[key] = _StepBuffers(fast, *xp_t.shape)
-    job = buf.job
-    np.copyto(buf.xp, xp_t)
-    np.copyto(buf.h, states[0])
-    lstm = fast.kind == "lstm"
-    if lstm:
-        np.copyto(buf.c, states[1])
-    job.zero_out = zero_output_for_mask
-    if keep is None or keep.all():
-        job.mask = None
-    else:
-        np.copyto(buf.keep, keep)
-        np.copyto(buf.last, prev)
-        job.mask = buf.mask_ptr
-    lib.kl_rnn_run(job, 1)
-    h = buf.h.copy()
-    return buf.last.copy(), ((h, buf.c.copy()) if lstm else (h,))
+    return Stepper(lib, fast, batch, zero_output_for_mask)
 
 
-def project(x, W, b):
-    """x (..., K) @ W (K, N) + b in C (no BLAS thread pool: no spin-waits), or None when the kernel is
-    unavailable. W, b: float32 C-contiguous (b may be None)."""
+def dense(x, W, b, act: str):
+    """act(x (..., K) @ W (K, N) + b) in C (no BLAS thread pool: no spin-waits), or None when the kernel is
+    unavailable or ``act`` has no C form. W, b: float32 C-contiguous (b may be None)."""
     lib = library()
-    if lib is None:
+    code = DENSE_ACT_CODES.get(act)
+    if lib is None or code is None:
         return None
     x = np.ascontiguousarray(x, np.float32)
     K, N = W.shape
     rows = x.size // K
+    entry = _dense_packed.get(id(W))
+    if entry is None or entry[0]() is not W:
+        entry = _dense_packed[id(W)] = (weakref.ref(W, lambda _, k=id(W): _dense_packed.pop(k, None)), pack(W, 1))
     out = np.empty((*x.shape[:-1], N), np.float32)
-    lib.kl_project(x.ctypes.data, rows, K, W.ctypes.data, N, _ptr(b), out.ctypes.data,
-                   threads_for(rows, rows * K * N))
+    threads = cores() if rows * K * N >= 64 * MIN_THREAD_WORK else 1
+    if lib.kl_dense(x.ctypes.data, rows, K, entry[1].ctypes.data, N, _ptr(b), code, out.ctypes.data, threads):
+        return None
     return out
+
+
+_dense_packed: dict = {}  # id(kernel) -> (weakref to it, its packed copy)

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,151 +68,124 @@ static void act_apply(int act, float *restrict x, int n)
     }
 }
 
-/* Z[r, :N] += H[r, :K] @ U[:K, :N] for NR rows; register tiles of NR x NC with NR*NC/8 = 8 vector accumulators. */
-#define KL_MM(NR, NC)                                                                                          \
-    static void mm_##NR(const float *restrict H, long ldh, int K, const float *restrict U, int N,             \
-                        float *restrict Z, long ldz)                                                          \
-    {                                                                                                          \
-        int j = 0;                                                                                             \
-        for (; j + NC <= N; j += NC) {                                                                         \
-            float acc[NR][NC];                                                                                 \
-            for (int r = 0; r < NR; r++)                                                                       \
-                for (int c = 0; c < NC; c++) acc[r][c] = Z[r * ldz + j + c];                                   \
-            for (int k = 0; k < K; k++) {                                                                      \
-                const float *u = U + (long)k * N + j;                                                          \
-                for (int r = 0; r < NR; r++) {                                                                 \
-                    const float hv = H[r * ldh + k];                                                           \
-                    for (int c = 0; c < NC; c++) acc[r][c] += hv * u[c];                                       \
-                }                                                                                              \
-            }                                                                                                  \
-            for (int r = 0; r < NR; r++)                                                                       \
-                for (int c = 0; c < NC; c++) Z[r * ldz + j + c] = acc[r][c];                                   \
-        }                                                                                                      \
-        for (; j < N; j++)                                                                                     \
-            for (int r = 0; r < NR; r++) {                                                                     \
-                float s = Z[r * ldz + j];                                                                      \
-                for (int k = 0; k < K; k++) s += H[r * ldh + k] * U[(long)k * N + j];                          \
-                Z[r * ldz + j] = s;                                                                            \
-            }                                                                                                  \
-    }
+/* Weights are packed at load (kerasless/native/__init__.py: pack) into 16-column panels, each gate padded to a
+ * multiple of 16 columns with zeros: element (k, j) of a panel run sits at P[(j/16)*16*K + k*16 + j%16], so a
+ * product streams contiguous memory. pm_<NR>: Z[r, :N] += H[r, :K] @ P for NR rows; N is a multiple of 16. */
+#define PANEL 16
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-/* AVX2 register tiles: NR rows x 16 columns (2 vectors a row); 1 row uses 64 columns for 8 independent chains. */
 #define LD(p) _mm256_loadu_ps(p)
 #define ST(p, v) _mm256_storeu_ps(p, v)
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define BC(p) _mm256_broadcast_ss(p)
-static void mm_tail(const float *restrict H, long ldh, int nr, int K, const float *restrict U, int N,
-                    float *restrict Z, long ldz, int j)
-{
-    for (; j < N; j++)
-        for (int r = 0; r < nr; r++) {
-            float s = Z[r * ldz + j];
-            for (int k = 0; k < K; k++) s += H[r * ldh + k] * U[(long)k * N + j];
-            Z[r * ldz + j] = s;
-        }
-}
-static void mm_4(const float *restrict H, long ldh, int K, const float *restrict U, int N, float *restrict Z,
-                 long ldz)
-{
-    int j = 0;
-    const float *h0 = H, *h1 = H + ldh, *h2 = H + 2 * ldh, *h3 = H + 3 * ldh;
-    float *z0 = Z, *z1 = Z + ldz, *z2 = Z + 2 * ldz, *z3 = Z + 3 * ldz;
-    for (; j + 16 <= N; j += 16) {
-        __m256 a0 = LD(z0 + j), b0 = LD(z0 + j + 8), a1 = LD(z1 + j), b1 = LD(z1 + j + 8);
-        __m256 a2 = LD(z2 + j), b2 = LD(z2 + j + 8), a3 = LD(z3 + j), b3 = LD(z3 + j + 8);
-        const float *u = U + j;
-        for (int k = 0; k < K; k++, u += N) {
-            const __m256 u0 = LD(u), u1 = LD(u + 8);
-            __m256 hv = BC(h0 + k); a0 = FMA(hv, u0, a0); b0 = FMA(hv, u1, b0);
-            hv = BC(h1 + k); a1 = FMA(hv, u0, a1); b1 = FMA(hv, u1, b1);
-            hv = BC(h2 + k); a2 = FMA(hv, u0, a2); b2 = FMA(hv, u1, b2);
-            hv = BC(h3 + k); a3 = FMA(hv, u0, a3); b3 = FMA(hv, u1, b3);
-        }
-        ST(z0 + j, a0); ST(z0 + j + 8, b0); ST(z1 + j, a1); ST(z1 + j + 8, b1);
-        ST(z2 + j, a2); ST(z2 + j + 8, b2); ST(z3 + j, a3); ST(z3 + j + 8, b3);
+/* NR rows x one panel: 2*NR accumulators; 2 loads + NR broadcasts per 2*NR FMAs (NR = 6: the classic 6x16) */
+#define KL_PM(NR)                                                                                              \
+    static void pm_##NR(const float *restrict H, long ldh, int K, const float *restrict P, int N,             \
+                        float *restrict Z, long ldz)                                                          \
+    {                                                                                                          \
+        for (int j = 0; j < N; j += PANEL) {                                                                   \
+            __m256 a[NR], b[NR];                                                                               \
+            for (int r = 0; r < NR; r++) { a[r] = LD(Z + r * ldz + j); b[r] = LD(Z + r * ldz + j + 8); }        \
+            const float *u = P + (long)j * K;                                                                  \
+            for (int k = 0; k < K; k++, u += PANEL) {                                                          \
+                const __m256 u0 = LD(u), u1 = LD(u + 8);                                                       \
+                for (int r = 0; r < NR; r++) {                                                                 \
+                    const __m256 hv = BC(H + r * ldh + k);                                                     \
+                    a[r] = FMA(hv, u0, a[r]);                                                                  \
+                    b[r] = FMA(hv, u1, b[r]);                                                                  \
+                }                                                                                              \
+            }                                                                                                  \
+            for (int r = 0; r < NR; r++) { ST(Z + r * ldz + j, a[r]); ST(Z + r * ldz + j + 8, b[r]); }         \
+        }                                                                                                      \
     }
-    mm_tail(H, ldh, 4, K, U, N, Z, ldz, j);
-}
-static void mm_6(const float *restrict H, long ldh, int K, const float *restrict U, int N, float *restrict Z,
-                 long ldz)
-{ /* 6 x 16: 12 accumulators hide the FMA latency; 2 loads + 6 broadcasts per 12 FMAs */
-    int j = 0;
-    const float *h0 = H, *h1 = H + ldh, *h2 = H + 2 * ldh, *h3 = H + 3 * ldh, *h4 = H + 4 * ldh, *h5 = H + 5 * ldh;
-    float *z0 = Z, *z1 = Z + ldz, *z2 = Z + 2 * ldz, *z3 = Z + 3 * ldz, *z4 = Z + 4 * ldz, *z5 = Z + 5 * ldz;
-    for (; j + 16 <= N; j += 16) {
-        __m256 a0 = LD(z0 + j), b0 = LD(z0 + j + 8), a1 = LD(z1 + j), b1 = LD(z1 + j + 8);
-        __m256 a2 = LD(z2 + j), b2 = LD(z2 + j + 8), a3 = LD(z3 + j), b3 = LD(z3 + j + 8);
-        __m256 a4 = LD(z4 + j), b4 = LD(z4 + j + 8), a5 = LD(z5 + j), b5 = LD(z5 + j + 8);
-        const float *u = U + j;
-        for (int k = 0; k < K; k++, u += N) {
-            const __m256 u0 = LD(u), u1 = LD(u + 8);
-            __m256 hv = BC(h0 + k); a0 = FMA(hv, u0, a0); b0 = FMA(hv, u1, b0);
-            hv = BC(h1 + k); a1 = FMA(hv, u0, a1); b1 = FMA(hv, u1, b1);
-            hv = BC(h2 + k); a2 = FMA(hv, u0, a2); b2 = FMA(hv, u1, b2);
-            hv = BC(h3 + k); a3 = FMA(hv, u0, a3); b3 = FMA(hv, u1, b3);
-            hv = BC(h4 + k); a4 = FMA(hv, u0, a4); b4 = FMA(hv, u1, b4);
-            hv = BC(h5 + k); a5 = FMA(hv, u0, a5); b5 = FMA(hv, u1, b5);
-        }
-        ST(z0 + j, a0); ST(z0 + j + 8, b0); ST(z1 + j, a1); ST(z1 + j + 8, b1);
-        ST(z2 + j, a2); ST(z2 + j + 8, b2); ST(z3 + j, a3); ST(z3 + j + 8, b3);
-        ST(z4 + j, a4); ST(z4 + j + 8, b4); ST(z5 + j, a5); ST(z5 + j + 8, b5);
-    }
-    mm_tail(H, ldh, 6, K, U, N, Z, ldz, j);
-}
-static void mm_1(const float *restrict H, long ldh, int K, const float *restrict U, int N, float *restrict Z,
+KL_PM(6)
+KL_PM(4)
+KL_PM(2)
+/* one row (a matrix-vector product, memory bound): four panels at once for 8 independent chains */
+static void pm_1(const float *restrict H, long ldh, int K, const float *restrict P, int N, float *restrict Z,
                  long ldz)
 {
     (void)ldh; (void)ldz;
     int j = 0;
-    for (; j + 64 <= N; j += 64) {
+    for (; j + 4 * PANEL <= N; j += 4 * PANEL) {
         __m256 a[8];
         for (int c = 0; c < 8; c++) a[c] = LD(Z + j + 8 * c);
-        const float *u = U + j;
-        for (int k = 0; k < K; k++, u += N) {
+        const float *u = P + (long)j * K;
+        const long s = (long)PANEL * K;
+        for (int k = 0; k < K; k++, u += PANEL) {
             const __m256 hv = BC(H + k);
-            for (int c = 0; c < 8; c++) a[c] = FMA(hv, LD(u + 8 * c), a[c]);
+            a[0] = FMA(hv, LD(u), a[0]); a[1] = FMA(hv, LD(u + 8), a[1]);
+            a[2] = FMA(hv, LD(u + s), a[2]); a[3] = FMA(hv, LD(u + s + 8), a[3]);
+            a[4] = FMA(hv, LD(u + 2 * s), a[4]); a[5] = FMA(hv, LD(u + 2 * s + 8), a[5]);
+            a[6] = FMA(hv, LD(u + 3 * s), a[6]); a[7] = FMA(hv, LD(u + 3 * s + 8), a[7]);
         }
         for (int c = 0; c < 8; c++) ST(Z + j + 8 * c, a[c]);
     }
-    for (; j + 16 <= N; j += 16) {
+    for (; j < N; j += PANEL) {
         __m256 a0 = LD(Z + j), b0 = LD(Z + j + 8);
-        const float *u = U + j;
-        for (int k = 0; k < K; k++, u += N) {
+        const float *u = P + (long)j * K;
+        for (int k = 0; k < K; k++, u += PANEL) {
             const __m256 hv = BC(H + k);
             a0 = FMA(hv, LD(u), a0); b0 = FMA(hv, LD(u + 8), b0);
         }
         ST(Z + j, a0); ST(Z + j + 8, b0);
     }
-    mm_tail(H, ldh, 1, K, U, N, Z, ldz, j);
-}
-static void mm_2(const float *restrict H, long ldh, int K, const float *restrict U, int N, float *restrict Z,
-                 long ldz)
-{
-    mm_1(H, ldh, K, U, N, Z, ldz);
-    mm_1(H + ldh, ldh, K, U, N, Z + ldz, ldz);
 }
 #else
-KL_MM(1, 64)
-KL_MM(2, 32)
-KL_MM(4, 16)
-KL_MM(6, 16)
+#define KL_PM(NR)                                                                                              \
+    static void pm_##NR(const float *restrict H, long ldh, int K, const float *restrict P, int N,             \
+                        float *restrict Z, long ldz)                                                          \
+    {                                                                                                          \
+        for (int j = 0; j < N; j += PANEL) {                                                                   \
+            float acc[NR][PANEL];                                                                              \
+            for (int r = 0; r < NR; r++)                                                                       \
+                for (int c = 0; c < PANEL; c++) acc[r][c] = Z[r * ldz + j + c];                                \
+            const float *u = P + (long)j * K;                                                                  \
+            for (int k = 0; k < K; k++, u += PANEL)                                                            \
+                for (int r = 0; r < NR; r++) {                                                                 \
+                    const float hv = H[r * ldh + k];                                                           \
+                    for (int c = 0; c < PANEL; c++) acc[r][c] += hv * u[c];                                    \
+                }                                                                                              \
+            for (int r = 0; r < NR; r++)                                                                       \
+                for (int c = 0; c < PANEL; c++) Z[r * ldz + j + c] = acc[r][c];                                \
+        }                                                                                                      \
+    }
+KL_PM(1)
+KL_PM(2)
+KL_PM(4)
+KL_PM(6)
 #endif
 
-static void mm_rows(const float *H, long ldh, int nr, int K, const float *U, int N, float *Z, long ldz)
+static void pm_rows(const float *H, long ldh, int nr, int K, const float *P, int N, float *Z, long ldz)
 {
-    while (nr >= 6) { mm_6(H, ldh, K, U, N, Z, ldz); H += 6 * ldh; Z += 6 * ldz; nr -= 6; }
-    if (nr >= 4) { mm_4(H, ldh, K, U, N, Z, ldz); H += 4 * ldh; Z += 4 * ldz; nr -= 4; }
-    if (nr >= 2) { mm_2(H, ldh, K, U, N, Z, ldz); H += 2 * ldh; Z += 2 * ldz; nr -= 2; }
-    if (nr == 1) mm_1(H, ldh, K, U, N, Z, ldz);
+    while (nr >= 6) { pm_6(H, ldh, K, P, N, Z, ldz); H += 6 * ldh; Z += 6 * ldz; nr -= 6; }
+    if (nr >= 4) { pm_4(H, ldh, K, P, N, Z, ldz); H += 4 * ldh; Z += 4 * ldz; nr -= 4; }
+    if (nr >= 2) { pm_2(H, ldh, K, P, N, Z, ldz); H += 2 * ldh; Z += 2 * ldz; nr -= 2; }
+    if (nr == 1) pm_1(H, ldh, K, P, N, Z, ldz);
+}
+
+/* The panels of columns [c, c + n) of gate g (each gate padded to up columns; c a multiple of 16). */
+static inline const float *panels(const float *P, int K, int up, int g, int c)
+{
+    return P + ((long)g * up + c) * K;
+}
+
+static void spin_pause(long spins)
+{
+    if (spins > 2000) sched_yield(); /* the thread we wait for is not running: give it the core */
+#if defined(__x86_64__) || defined(__i386__)
+    else __builtin_ia32_pause();
+#endif
 }
 
 typedef struct {
-    int kind, B, T, u, G, act, ract, go_backwards, zero_out;
-    const float *xp;   /* xp[b*xb + t*xt + g], g < G */
+    int kind, B, T, u, F, act, ract, go_backwards, zero_out;
+    const float *x;    /* x[b*xb + t*xt + f], f < F: raw inputs (W != NULL) or projected x·W + b (W == NULL, F = G) */
     long xb, xt;
-    const float *U;    /* (u, G); GRU_V1: (u, 2u) */
-    const float *U2;   /* GRU_V1: (u, u) */
+    const float *W;    /* packed input kernel (F rows, ng gates), or NULL */
+    const float *bx;   /* (G) input bias, or NULL */
+    const float *U;    /* packed recurrent kernel (u rows, ng gates; GRU_V1: z, r only) */
+    const float *U2;   /* GRU_V1: packed U_h (u rows, 1 gate) */
     const float *rb;   /* GRU: recurrent bias (G) or NULL */
     float *h, *c;      /* (B, u) states, updated in place; c only for LSTM */
     const uint8_t *mask; /* mask[b*mb + t*mt] or NULL */
@@ -220,175 +194,300 @@ typedef struct {
     float *last;       /* (B, u): last output (zeros on entry) */
     float *gseq;       /* trace, or NULL: (B, T, NG*u) gates after activation (LSTM i f g o; GRU z r hh) */
     float *hseq, *cseq; /* trace, or NULL: (B, T, u) states after each step (c: LSTM only) */
+    int sparse;        /* W has no inf/NaN: rows of x with few nonzeros (one-hot) may skip the zeros exactly */
 } kl_job;
 
 #define RB 6 /* rows per block (the widest register tile) */
 
-static void run_rows(const kl_job *p, int b0, int b1, float *work)
+static int n_gates(int kind) { return kind == KIND_LSTM ? 4 : kind == KIND_SIMPLE ? 1 : 3; }
+static int padded(int n) { return (n + PANEL - 1) / PANEL * PANEL; }
+
+/* A run's shared state: the job, the two state buffers (hb[k % 2] is read at step k, hb[(k+1) % 2] written),
+ * and the task counters threads claim work from. */
+typedef struct {
+    const kl_job *p;
+    float *hb[2];
+    int split_units, ntasks, chunk; /* tasks: row blocks of `chunk` rows (whole sequence each), or per step
+                                       ntasks unit ranges of `chunk` units */
+    int claimed, finished;          /* atomics */
+} kl_run;
+
+static void input_part(const kl_job *p, int t, int r0, int nr, int u0, int us, int usp, int ng, float *Zx,
+                       long ldz)
 {
-    const int u = p->u, G = p->G;
-    float *Z = work;               /* RB x G */
-    float *hn = Z + RB * G;        /* RB x u */
-    float *cn = hn + RB * u;       /* RB x u */
-    float *tmp = cn + RB * u;      /* RB x u */
-    for (int k = 0; k < p->T; k++) {
-        const int t = p->go_backwards ? p->T - 1 - k : k;
-        for (int r0 = b0; r0 < b1; r0 += RB) {
-            const int nr = b1 - r0 < RB ? b1 - r0 : RB;
-            const int zc = p->kind == KIND_GRU_V1 ? 2 * u : G; /* columns of the recurrent product */
-            for (int r = 0; r < nr; r++) {
-                if (p->rb) memcpy(Z + r * G, p->rb, sizeof(float) * G);
-                else memset(Z + r * G, 0, sizeof(float) * zc);
-            }
-            mm_rows(p->h + (long)r0 * u, u, nr, u, p->U, zc, Z, G);
-            for (int r = 0; r < nr; r++) {
-                const int b = r0 + r;
-                const float *x = p->xp + b * p->xb + t * p->xt;
-                float *z = Z + r * G, *h = p->h + (long)b * u, *hr = hn + r * u;
-                if (p->kind == KIND_LSTM) {
-                    float *c = p->c + (long)b * u, *cr = cn + r * u, *tr = tmp + r * u;
-                    for (int j = 0; j < G; j++) z[j] += x[j];
-                    act_apply(p->ract, z, 2 * u);
-                    act_apply(p->act, z + 2 * u, u);
-                    act_apply(p->ract, z + 3 * u, u);
-                    for (int j = 0; j < u; j++) cr[j] = z[u + j] * c[j] + z[j] * z[2 * u + j];
-                    memcpy(tr, cr, sizeof(float) * u);
-                    act_apply(p->act, tr, u);
-                    for (int j = 0; j < u; j++) hr[j] = z[3 * u + j] * tr[j];
-                } else if (p->kind == KIND_GRU) {
-                    float *tr = tmp + r * u;
-                    for (int j = 0; j < 2 * u; j++) z[j] += x[j];
-                    act_apply(p->ract, z, 2 * u);
-                    for (int j = 0; j < u; j++) tr[j] = x[2 * u + j] + z[u + j] * z[2 * u + j];
-                    act_apply(p->act, tr, u);
-                    for (int j = 0; j < u; j++) hr[j] = z[j] * h[j] + (1.0f - z[j]) * tr[j];
-                    if (p->gseq) memcpy(z + 2 * u, tr, sizeof(float) * u); /* hh, for the trace only */
-                } else if (p->kind == KIND_GRU_V1) {
-                    for (int j = 0; j < 2 * u; j++) z[j] += x[j];
-                    act_apply(p->ract, z, 2 * u);
-                    for (int j = 0; j < u; j++) cn[r * u + j] = z[u + j] * h[j]; /* r*h */
-                } else { /* SimpleRNN */
-                    for (int j = 0; j < u; j++) hr[j] = z[j] + x[j];
-                    act_apply(p->act, hr, u);
-                }
-            }
-            if (p->kind == KIND_GRU_V1) { /* hh = a(x_h + (r*h)·U_h) */
-                memset(tmp, 0, sizeof(float) * nr * u);
-                mm_rows(cn, u, nr, u, p->U2, u, tmp, u);
-                for (int r = 0; r < nr; r++) {
-                    const int b = r0 + r;
-                    const float *x = p->xp + b * p->xb + t * p->xt;
-                    float *z = Z + r * G, *h = p->h + (long)b * u, *tr = tmp + r * u, *hr = hn + r * u;
-                    for (int j = 0; j < u; j++) tr[j] += x[2 * u + j];
-                    act_apply(p->act, tr, u);
-                    for (int j = 0; j < u; j++) hr[j] = z[j] * h[j] + (1.0f - z[j]) * tr[j];
-                    if (p->gseq) memcpy(z + 2 * u, tr, sizeof(float) * u);
-                }
-            }
-            for (int r = 0; r < nr; r++) { /* Keras's mask rule, then outputs */
-                const int b = r0 + r;
-                float *last = p->last + (long)b * u;
-                const int keep = !p->mask || p->mask[b * p->mb + t * p->mt];
-                if (keep) {
-                    memcpy(p->h + (long)b * u, hn + r * u, sizeof(float) * u);
-                    if (p->kind == KIND_LSTM) memcpy(p->c + (long)b * u, cn + r * u, sizeof(float) * u);
-                    memcpy(last, hn + r * u, sizeof(float) * u);
-                } else if (p->zero_out) {
-                    memset(last, 0, sizeof(float) * u);
-                }
-                if (p->seq) memcpy(p->seq + ((long)b * p->T + k) * u, last, sizeof(float) * u);
-                if (p->gseq) {
-                    const int ng = p->kind == KIND_LSTM ? 4 * u : 3 * u;
-                    memcpy(p->gseq + ((long)b * p->T + k) * ng, Z + r * G, sizeof(float) * ng);
-                }
-                if (p->hseq) memcpy(p->hseq + ((long)b * p->T + k) * u, p->h + (long)b * u, sizeof(float) * u);
-                if (p->cseq) memcpy(p->cseq + ((long)b * p->T + k) * u, p->c + (long)b * u, sizeof(float) * u);
+    const int u = p->u, up = padded(u);
+    const float *x0 = p->x + (long)r0 * p->xb + (long)t * p->xt;
+    for (int r = 0; r < nr; r++)
+        for (int g = 0; g < ng; g++) {
+            float *z = Zx + r * ldz + g * usp;
+            const float *src = p->W ? p->bx : x0 + r * p->xb; /* no W: x is already x·W + b */
+            if (src) memcpy(z, src + g * u + u0, sizeof(float) * us);
+            else memset(z, 0, sizeof(float) * us);
+            memset(z + us, 0, sizeof(float) * (usp - us));
+        }
+    if (!p->W) return;
+    int sparse = p->sparse;
+    for (int r = 0; r < nr && sparse; r++) { /* sparse (e.g. one-hot) rows: at most F/4 nonzeros */
+        const float *x = x0 + r * p->xb;
+        int nnz = 0;
+        for (int f = 0; f < p->F; f++) nnz += x[f] != 0.0f;
+        sparse = 4 * nnz <= p->F;
+    }
+    if (!sparse) {
+        for (int g = 0; g < ng; g++) pm_rows(x0, p->xb, nr, p->F, panels(p->W, p->F, up, g, u0), usp, Zx + g * usp, ldz);
+        return;
+    }
+    for (int r = 0; r < nr; r++) {
+        const float *x = x0 + r * p->xb;
+        for (int f = 0; f < p->F; f++) {
+            if (x[f] == 0.0f) continue; /* exact: W is finite, so 0*w adds nothing */
+            const float v = x[f];
+            for (int g = 0; g < ng; g++) {
+                const float *w = panels(p->W, p->F, up, g, u0) + f * PANEL;
+                float *z = Zx + r * ldz + g * usp;
+                for (int q = 0; q < usp; q += PANEL, w += (long)PANEL * p->F)
+                    for (int j = 0; j < PANEL; j++) z[q + j] += v * w[j];
             }
         }
     }
 }
 
-typedef struct { const kl_job *p; int b0, b1; float *work; } kl_part;
-
-static void *run_part(void *arg)
+/* Step k for rows [b0, b1) x units [u0, u1) (u0 a multiple of 16). Z (nr, ng*usp) holds gate g of this unit
+ * range at columns g*usp (usp: the range padded to whole panels). work: this thread's scratch. */
+static void step_block(const kl_run *run, int k, int b0, int b1, int u0, int u1, float *work)
 {
-    kl_part *q = (kl_part *)arg;
-    run_rows(q->p, q->b0, q->b1, q->work);
+    const kl_job *p = run->p;
+    const int u = p->u, up = padded(u), ng = n_gates(p->kind), us = u1 - u0, G = ng * u;
+    const int usp = padded(us);
+    const long ldz = (long)ng * usp;
+    float *Z = work;                 /* RB x ng*usp: x part (+ h part for LSTM/SimpleRNN) */
+    float *Zh = Z + RB * ldz;        /* RB x ng*usp: GRU h part */
+    float *hn = Zh + RB * ldz;       /* RB x usp */
+    float *cn = hn + RB * usp;       /* RB x up */
+    float *tmp = cn + RB * up;       /* RB x up */
+    {
+        const int t = p->go_backwards ? p->T - 1 - k : k;
+        const float *hr = run->hb[k & 1];
+        float *hw = run->hb[(k + 1) & 1];
+        for (int r0 = b0; r0 < b1; r0 += RB) {
+            const int nr = b1 - r0 < RB ? b1 - r0 : RB;
+            const float *H = hr + (long)r0 * u;
+            input_part(p, t, r0, nr, u0, us, usp, ng, Z, ldz);
+            if (p->kind == KIND_LSTM || p->kind == KIND_SIMPLE) {
+                for (int g = 0; g < ng; g++) pm_rows(H, u, nr, u, panels(p->U, u, up, g, u0), usp, Z + g * usp, ldz);
+            } else { /* GRU: h·U (+ recurrent bias) kept apart; GRU_V1 only z, r here (us == u) */
+                const int nh = p->kind == KIND_GRU ? 3 : 2;
+                for (int r = 0; r < nr; r++)
+                    for (int g = 0; g < nh; g++) {
+                        float *zh = Zh + r * ldz + g * usp;
+                        if (p->rb) memcpy(zh, p->rb + g * u + u0, sizeof(float) * us);
+                        else memset(zh, 0, sizeof(float) * us);
+                        memset(zh + us, 0, sizeof(float) * (usp - us));
+                    }
+                for (int g = 0; g < nh; g++) pm_rows(H, u, nr, u, panels(p->U, u, up, g, u0), usp, Zh + g * usp, ldz);
+            }
+            for (int r = 0; r < nr; r++) {
+                const int b = r0 + r;
+                float *z = Z + r * ldz, *zh = Zh + r * ldz, *hnr = hn + r * usp;
+                const float *h = hr + (long)b * u + u0;
+                if (p->kind == KIND_LSTM) { /* i f g o at z + 0, usp, 2usp, 3usp */
+                    const float *c = p->c + (long)b * u + u0;
+                    float *cr = cn + r * up, *tr = tmp + r * up;
+                    const float *zi = z, *zf = z + usp, *zg = z + 2 * usp, *zo = z + 3 * usp;
+                    act_apply(p->ract, z, 2 * usp);
+                    act_apply(p->act, z + 2 * usp, usp);
+                    act_apply(p->ract, z + 3 * usp, usp);
+                    for (int j = 0; j < us; j++) cr[j] = zf[j] * c[j] + zi[j] * zg[j];
+                    memcpy(tr, cr, sizeof(float) * us);
+                    act_apply(p->act, tr, us);
+                    for (int j = 0; j < us; j++) hnr[j] = zo[j] * tr[j];
+                } else if (p->kind == KIND_GRU) {
+                    for (int j = 0; j < 2 * usp; j++) z[j] += zh[j];
+                    act_apply(p->ract, z, 2 * usp);
+                    float *hh = z + 2 * usp; /* becomes the hh gate (the trace reads it there) */
+                    for (int j = 0; j < us; j++) hh[j] += z[usp + j] * zh[2 * usp + j];
+                    act_apply(p->act, hh, us);
+                    for (int j = 0; j < us; j++) hnr[j] = z[j] * h[j] + (1.0f - z[j]) * hh[j];
+                } else if (p->kind == KIND_GRU_V1) {
+                    for (int j = 0; j < 2 * usp; j++) z[j] += zh[j];
+                    act_apply(p->ract, z, 2 * usp);
+                    for (int j = 0; j < u; j++) cn[r * up + j] = z[usp + j] * h[j]; /* r*h */
+                } else { /* SimpleRNN */
+                    memcpy(hnr, z, sizeof(float) * us);
+                    act_apply(p->act, hnr, us);
+                }
+            }
+            if (p->kind == KIND_GRU_V1) { /* hh = a(x_h + (r*h)·U_h) */
+                for (int r = 0; r < nr; r++) memcpy(tmp + r * up, Z + r * ldz + 2 * usp, sizeof(float) * usp);
+                pm_rows(cn, up, nr, u, p->U2, usp, tmp, up);
+                for (int r = 0; r < nr; r++) {
+                    float *z = Z + r * ldz, *tr = tmp + r * up, *hnr = hn + r * usp;
+                    const float *h = hr + (long)(r0 + r) * u;
+                    act_apply(p->act, tr, u);
+                    for (int j = 0; j < u; j++) hnr[j] = z[j] * h[j] + (1.0f - z[j]) * tr[j];
+                    memcpy(z + 2 * usp, tr, sizeof(float) * u);
+                }
+            }
+            for (int r = 0; r < nr; r++) { /* Keras's mask rule, then outputs */
+                const long b = r0 + r, off = b * u + u0;
+                float *last = p->last + off;
+                const int keep = !p->mask || p->mask[b * p->mb + t * p->mt];
+                if (keep) {
+                    memcpy(hw + off, hn + r * usp, sizeof(float) * us);
+                    if (p->kind == KIND_LSTM) memcpy(p->c + off, cn + r * up, sizeof(float) * us);
+                    memcpy(last, hn + r * usp, sizeof(float) * us);
+                } else {
+                    memcpy(hw + off, hr + off, sizeof(float) * us);
+                    if (p->zero_out) memset(last, 0, sizeof(float) * us);
+                }
+                const long bt = b * p->T + k;
+                if (p->seq) memcpy(p->seq + bt * u + u0, last, sizeof(float) * us);
+                if (p->gseq)
+                    for (int g = 0; g < ng; g++)
+                        memcpy(p->gseq + bt * G + g * u + u0, Z + r * ldz + g * usp, sizeof(float) * us);
+                if (p->hseq) memcpy(p->hseq + bt * u + u0, hw + off, sizeof(float) * us);
+                if (p->cseq) memcpy(p->cseq + bt * u + u0, p->c + off, sizeof(float) * us);
+            }
+        }
+    }
+}
+
+typedef struct { kl_run *run; float *work; } kl_worker;
+
+/* Claim tasks until none is left. A unit-split task of step k is claimed only once every task of step k-1 is
+ * done, so a thread holds a claim only while it can work on it: a thread the OS does not schedule delays at most
+ * the one task it is running, and the calling thread runs everything else. */
+static void *work_loop(void *arg)
+{
+    const kl_worker *w = (const kl_worker *)arg;
+    kl_run *run = w->run;
+    const kl_job *p = run->p;
+    const int total = run->split_units ? run->ntasks * p->T : run->ntasks;
+    for (;;) {
+        int n = __atomic_load_n(&run->claimed, __ATOMIC_ACQUIRE);
+        if (n >= total) break;
+        if (run->split_units) { /* wait for step k-1, then claim */
+            const int need = n / run->ntasks * run->ntasks;
+            long spins = 0;
+            while (__atomic_load_n(&run->finished, __ATOMIC_ACQUIRE) < need) spin_pause(spins++);
+        }
+        if (!__atomic_compare_exchange_n(&run->claimed, &n, n + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue; /* another thread took it */
+        if (run->split_units) {
+            const int k = n / run->ntasks, u0 = n % run->ntasks * run->chunk;
+            step_block(run, k, 0, p->B, u0, u0 + run->chunk < p->u ? u0 + run->chunk : p->u, w->work);
+        } else {
+            const int b0 = n * run->chunk, b1 = b0 + run->chunk < p->B ? b0 + run->chunk : p->B;
+            for (int k = 0; k < p->T; k++) step_block(run, k, b0, b1, 0, p->u, w->work);
+        }
+        __atomic_fetch_add(&run->finished, 1, __ATOMIC_ACQ_REL);
+    }
     return NULL;
 }
 
-/* Run the whole sequence; threads > 1 splits the batch (multiples of RB rows) over that many threads. */
-int kl_rnn_run(const kl_job *p, int threads)
+/* Run the whole sequence on up to `threads` threads. split_units = 0: tasks are blocks of batch rows, each
+ * through the whole sequence (no synchronisation); 1 (small batches): per step, one task per unit range. The
+ * calling thread works too, so the result never depends on another thread being scheduled.
+ * Returns 0, or -1 when out of memory. */
+int kl_rnn_run(const kl_job *p, int threads, int split_units)
 {
-    const long per = (long)RB * (p->G + 3 * p->u);
-    if (threads > p->B / RB) threads = p->B / RB;
-    if (threads < 1) threads = 1;
+    const int u = p->u, ng = n_gates(p->kind);
+    if (p->kind == KIND_GRU_V1) split_units = 0; /* (r*h)·U_h needs every unit of r mid-step */
     if (threads > 16) threads = 16;
-    float *work = (float *)malloc(sizeof(float) * per * threads);
+    if (threads < 1) threads = 1;
+    kl_run run = {p, {p->h, NULL}, split_units, 1, split_units ? u : p->B, 0, 0};
+    if (threads > 1 && split_units) { /* one unit range per thread, in whole panels */
+        run.chunk = padded((u + threads - 1) / threads);
+        run.ntasks = (u + run.chunk - 1) / run.chunk;
+    } else if (threads > 1) { /* row blocks: a few per thread, so a late thread's share gets taken over */
+        run.chunk = (p->B / (4 * threads) + RB - 1) / RB * RB;
+        run.chunk = run.chunk < RB ? RB : run.chunk;
+        run.ntasks = (p->B + run.chunk - 1) / run.chunk;
+    }
+    if (threads > run.ntasks) threads = run.ntasks;
+    const long per = 2L * RB * ng * padded(u) + 3L * RB * padded(u);
+    float *work = (float *)malloc(sizeof(float) * (per * threads + (long)p->B * u));
     if (!work) return -1;
-    if (threads == 1) {
-        run_rows(p, 0, p->B, work);
-        free(work);
-        return 0;
-    }
+    run.hb[1] = work + per * threads;
     pthread_t tid[16];
-    kl_part parts[16];
-    int rows = (p->B / threads + 3) / 4 * 4, started = 0, rc = 0;
+    kl_worker workers[16];
+    int started = 0;
     for (int i = 0; i < threads; i++) {
-        int b0 = i * rows, b1 = i == threads - 1 ? p->B : (i + 1) * rows;
-        if (b1 > p->B) b1 = p->B;
-        parts[i] = (kl_part){p, b0, b1, work + per * i};
-        if (i == 0) continue;
-        if (pthread_create(&tid[i], NULL, run_part, &parts[i]) != 0) { run_part(&parts[i]); tid[i] = 0; rc = 1; }
-        else started |= 1 << i;
+        workers[i] = (kl_worker){&run, work + per * i};
+        if (i > 0 && pthread_create(&tid[i], NULL, work_loop, &workers[i]) == 0) started |= 1 << i;
     }
-    run_part(&parts[0]);
+    work_loop(&workers[0]);
     for (int i = 1; i < threads; i++)
         if (started & (1 << i)) pthread_join(tid[i], NULL);
+    if (p->T & 1) memcpy(p->h, run.hb[1], sizeof(float) * p->B * u); /* the last write went to buffer 1 */
     free(work);
-    (void)rc;
     return 0;
 }
 
-/* out (rows, N) = X (rows, K) @ W (K, N) + b: the input projection of every timestep at once, split by rows. */
-typedef struct { const float *X, *W, *b; float *out; long r0, r1; int K, N; } kl_proj;
+/* out (rows, N) = act(X (rows, K) @ W + b), W packed (K rows, one gate of N): Dense layers, split by rows.
+ * Returns 0, or -1 when out of memory. */
+enum { ACT_SOFTMAX = 6 }; /* over each row (the last axis) */
+typedef struct { const float *X, *W, *b; float *out; long r0, r1; int K, N, act; } kl_proj;
+
+static void softmax_row(float *x, int n)
+{
+    float m = x[0], s = 0.0f;
+    for (int j = 1; j < n; j++) m = x[j] > m ? x[j] : m;
+    for (int j = 0; j < n; j++) { x[j] = kl_exp(x[j] - m); s += x[j]; }
+    for (int j = 0; j < n; j++) x[j] /= s;
+}
 
 static void *proj_part(void *arg)
 {
     const kl_proj *q = (const kl_proj *)arg;
-    for (long r = q->r0; r < q->r1; r += 64) {
-        const long nr = q->r1 - r < 64 ? q->r1 - r : 64;
-        float *o = q->out + r * q->N;
-        for (long i = 0; i < nr; i++) {
-            if (q->b) memcpy(o + i * q->N, q->b, sizeof(float) * q->N);
-            else memset(o + i * q->N, 0, sizeof(float) * q->N);
+    const int N = q->N, Np = padded(N);
+    float *tmp = (float *)malloc(sizeof(float) * RB * Np);
+    if (!tmp) return (void *)1;
+    for (long r = q->r0; r < q->r1; r += RB) {
+        const int nr = q->r1 - r < RB ? (int)(q->r1 - r) : RB;
+        for (int i = 0; i < nr; i++) {
+            if (q->b) memcpy(tmp + i * Np, q->b, sizeof(float) * N);
+            else memset(tmp + i * Np, 0, sizeof(float) * N);
+            memset(tmp + i * Np + N, 0, sizeof(float) * (Np - N));
         }
-        mm_rows(q->X + r * q->K, q->K, (int)nr, q->K, q->W, q->N, o, q->N);
+        pm_rows(q->X + r * q->K, q->K, nr, q->K, q->W, Np, tmp, Np);
+        for (int i = 0; i < nr; i++) {
+            float *o = q->out + (r + i) * N;
+            memcpy(o, tmp + i * Np, sizeof(float) * N);
+            if (q->act == ACT_SOFTMAX) softmax_row(o, N);
+            else act_apply(q->act, o, N);
+        }
     }
+    free(tmp);
     return NULL;
 }
 
-int kl_project(const float *X, long rows, int K, const float *W, int N, const float *b, float *out, int threads)
+int kl_dense(const float *X, long rows, int K, const float *W, int N, const float *b, int act, float *out,
+             int threads)
 {
     if (threads > 16) threads = 16;
     if (threads < 1 || rows < 64 * threads) threads = 1;
     pthread_t tid[16];
     kl_proj parts[16];
-    int started = 0;
-    long per = (rows / threads + 3) / 4 * 4;
+    int started = 0, rc = 0;
+    long per = (rows / threads + RB - 1) / RB * RB;
     for (int i = 0; i < threads; i++) {
         long r0 = i * per, r1 = i == threads - 1 ? rows : (i + 1) * per;
         if (r0 > rows) r0 = rows;
         if (r1 > rows) r1 = rows;
-        parts[i] = (kl_proj){X, W, b, out, r0, r1, K, N};
+        parts[i] = (kl_proj){X, W, b, out, r0, r1, K, N, act};
         if (i == 0) continue;
-        if (pthread_create(&tid[i], NULL, proj_part, &parts[i]) != 0) proj_part(&parts[i]);
+        if (pthread_create(&tid[i], NULL, proj_part, &parts[i]) != 0) rc |= proj_part(&parts[i]) != NULL;
         else started |= 1 << i;
     }
-    proj_part(&parts[0]);
+    rc |= proj_part(&parts[0]) != NULL;
     for (int i = 1; i < threads; i++)
-        if (started & (1 << i)) pthread_join(tid[i], NULL);
-    return 0;
+        if (started & (1 << i)) {
+            void *res;
+            pthread_join(tid[i], &res);
+            rc |= res != NULL;
+        }
+    return rc ? -1 : 0;
 }
 
-int kl_abi_version(void) { return 3; }
+int kl_abi_version(void) { return 4; }
