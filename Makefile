@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench bench-quick bench-export docs toolchains clean
+.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,15 +42,23 @@ test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 fixtures: $(VENV)/.test   ## regenerate tests/fixtures with Keras (commit the result)
 	$(PY) tests/make_fixtures.py
 
-bench: $(VENV)/.test   ## kerasless vs Keras, ONNX Runtime, TFLite -> bench/results/latest.{json,png} (~7 min)
+# TF.js for the exported-JS comparison: pinned in bench/js/package-lock.json, bench-only (never a runtime dep).
+# Without npm the section skips with a message; the rest of the bench still runs.
+bench/js/node_modules/.package-lock.json: bench/js/package.json bench/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix bench/js --no-audit --no-fund --loglevel=error \
+		|| echo "npm ci failed: the exported JS vs TF.js section will skip"; \
+	else echo "npm not found: the exported JS vs TF.js section will skip"; fi
+
+bench-deps: $(VENV)/.test bench/js/node_modules/.package-lock.json
 	$(PIP) -r bench/requirements.txt
+
+bench: bench-deps   ## kerasless vs Keras, ONNX Runtime, TFLite, TF.js; generation; exported C -> bench/results/latest.{json,png} (~11 min)
 	$(PY) bench/bench_predict.py
 
-bench-quick: $(VENV)/.test   ## LSTM T=40, batch 1 and 1024 only (~1 min)
-	$(PIP) -r bench/requirements.txt
+bench-quick: bench-deps   ## LSTM T=40, batch 1 and 1024; the sections with fewer repeats (~2 min)
 	$(PY) bench/bench_predict.py --quick
 
-bench-export: $(VENV)/.base   ## B=1 latency: exported C / NumPy target vs kerasless predict
+bench-export: bench-deps   ## B=1 latency only: exported C / NumPy target vs ONNX Runtime and kerasless predict
 	$(PY) bench/bench_export.py
 
 clean:

@@ -7,8 +7,15 @@ Models: <RNN>(128) + Dense(60, softmax) on one-hot input (60 features), float32,
 Prints medians with the p10-p90 spread and the ratio to ONNX Runtime (< 1 is faster); writes
 bench/results/latest.json and bench/results/latest.png.
 
-Bench-only dependencies: bench/requirements.txt (tf2onnx, onnxruntime, matplotlib; TensorFlow from the test extra).
+Then the sections in their own files, each printing its table and skipping with a reason when a tool is missing:
+bench_js.py (exported JS vs TF.js in node), bench_generate.py (text generation, kerasless vs ONNX Runtime) and
+bench_export.py (exported C / NumPy script vs ONNX Runtime at batch 1); their results go under the JSON keys
+"js", "generate" and "export".
+
+Bench-only dependencies: bench/requirements.txt (tf2onnx, onnxruntime, matplotlib; TensorFlow from the test extra)
+and bench/js/package.json (TF.js, `npm ci --prefix bench/js`).
 Usage: python bench/bench_predict.py [--quick] [--models lstm gru bilstm] [--steps 3 40 200] [--batches 1 32 1024]
+                                     [--sections js generate export]
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sections
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
@@ -61,13 +69,13 @@ def build_model(kind: str):
     return model
 
 
-def to_onnx(model, path: Path) -> bytes:
+def to_onnx(model, path: Path, features: int = FEATURES) -> bytes:
     import tensorflow as tf
     import tf2onnx
 
     fn = tf.function(lambda x: model(x))
     proto, _ = tf2onnx.convert.from_function(
-        fn, input_signature=[tf.TensorSpec((None, None, FEATURES), tf.float32, name="x")], opset=17)
+        fn, input_signature=[tf.TensorSpec((None, None, features), tf.float32, name="x")], opset=17)
     data = proto.SerializeToString()
     path.write_bytes(data)
     return data
@@ -175,15 +183,18 @@ def main(argv=None):
     parser.add_argument("--cold-repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="LSTM, T=40, batch 1 and 1024 only")
     parser.add_argument("--no-keras-predict", action="store_true")
+    parser.add_argument("--sections", nargs="*", default=list(sections.SECTIONS), choices=list(sections.SECTIONS),
+                        help="extra sections to run after the predict tables (none: --sections)")
     parser.add_argument("--out", default=str(HERE / "results" / "latest"))
     args = parser.parse_args(argv)
     if args.quick:
         args.models, args.steps, args.batches = ["lstm"], [40], [1, 1024]
     t_start = time.perf_counter()
 
+    import onnxruntime as ort
+
     import kerasless
     import kerasless.native as kn
-    import onnxruntime as ort
 
     native_ok = kn.available()
     load = os.getloadavg()
@@ -290,13 +301,14 @@ def main(argv=None):
             else:
                 print(f"  {label:<24}{r['wall_s']:>9.3f}{r['process_s']:>11.3f}{r['peak_rss_mb']:>13.1f}")
 
+    extra = sections.run(args)
     info["loadavg_end"] = os.getloadavg()
     info["bench_seconds"] = time.perf_counter() - t_start
     print(f"\nload average at end: {' '.join(f'{v:.2f}' for v in info['loadavg_end'])}; "
           f"bench took {info['bench_seconds']:.0f} s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"info": info, "predict": results, "stream": stream_rows, "cold_start": cold}
+    payload = {"info": info, "predict": results, "stream": stream_rows, "cold_start": cold, **extra}
     out.with_suffix(".json").write_text(json.dumps(payload, indent=2))
     try:
         chart(payload, out.with_suffix(".png"))
@@ -315,7 +327,9 @@ def chart(payload, path: Path):
     names = [n for n in ["kerasless (native)", "kerasless (numpy)", "onnxruntime", "tflite",
                          "keras.predict_on_batch", "keras.predict"] if any(n in r["runtimes"] for r in preds)]
     labels = [f"{r['model']}\nT={r['steps']}\nb={r['batch']}" for r in preds]
-    fig, ax = plt.subplots(figsize=(max(8, len(preds) * 0.9), 5))
+    panels = sections.panels(payload)  # a second row: one small panel per extra section
+    fig = plt.figure(figsize=(max(12 if panels else 8, len(preds) * 0.9), 10 if panels else 5))
+    ax = fig.add_subplot(2 if panels else 1, 1, 1)
     w = 0.8 / len(names)
     for i, n in enumerate(names):
         vals = [r["runtimes"][n]["median_ms"] / r["runtimes"]["onnxruntime"]["median_ms"] if n in r["runtimes"]
@@ -327,6 +341,7 @@ def chart(payload, path: Path):
     ax.set_xticks(np.arange(len(preds)) + 0.4 - w / 2, labels, fontsize=7)
     ax.legend(fontsize=8)
     ax.set_title(f"kerasless vs ONNX Runtime, TFLite, Keras (load avg {payload['info']['loadavg_start'][0]:.1f})")
+    sections.draw(fig, panels)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
