@@ -12,7 +12,7 @@ from .errors import InputError, UnsupportedOptionError
 from .layers.core import ActivationLayer, InputLayer, MaskingLayer, NoOp
 from .layers.dense import DenseLayer
 from .layers.embedding import EmbeddingLayer
-from .layers.fastpath import stepper
+from .layers.fastpath import dense_stepper, stepper
 from .layers.recurrent import RecurrentLayer, masked_step
 from .layers.time_distributed import TimeDistributedLayer
 from .layers.wrappers import StackedRNNLayer
@@ -75,10 +75,6 @@ class Stream:
             raise UnsupportedOptionError("stream: the model has no recurrent layer to carry state")
         self._input = (model.input_names[0], 0, 0)
         self._output = tuple(model.spec.outputs[0])
-        self._plan = [((layer.name, node, 0), tuple(refs[0]), layer,
-                       None if isinstance(layer, RecurrentLayer)
-                       else layer.inner if isinstance(layer, TimeDistributedLayer) else layer)
-                      for layer, node, refs in model._nodes]
         self.reset(initial_state)
 
     @property
@@ -106,8 +102,21 @@ class Stream:
         """Zero every state (or set ``initial_state``, shaped like :attr:`state`)."""
         self._steppers = {layer.name: stepper(layer.params.fast, self.batch_size, layer.zero_output_for_mask)
                           or _NumpyStepper(layer, self.batch_size) for layer in self._recurrent}
+        self._plan = [((layer.name, node, 0), tuple(refs[0]), layer, self._per_step(layer))
+                      for layer, node, refs in self.model._nodes]
         if initial_state is not None:
             self.state = initial_state
+
+    def _per_step(self, layer):
+        """What runs ``layer`` on one step: None for recurrent layers (their stepper), else an object with
+        ``call(x, mask)`` (TimeDistributed is its inner layer here: one step has no time axis)."""
+        if isinstance(layer, RecurrentLayer):
+            return None
+        inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+        if isinstance(inner, DenseLayer):  # native: product, bias and activation in one prepared C call
+            return dense_stepper(inner.weights[0], inner.weights[1] if inner.use_bias else None, inner.activation,
+                                 self.batch_size) or inner
+        return inner
 
     def step(self, x_t) -> np.ndarray:
         """Feed one timestep ``(batch_size, *features)``; returns the model output for this step."""
@@ -120,6 +129,6 @@ class Stream:
             x, mask = values[ref]
             if per_step is None:  # recurrent: one step of the layer's stepper (native C or NumPy)
                 values[key] = (self._steppers[layer.name].step(x, mask), mask if layer.return_sequences else None)
-            else:  # one step has no time axis: TimeDistributed is just its inner layer here
+            else:
                 values[key] = (per_step.call(x, mask), layer.compute_mask(x, mask))
         return values[self._output][0].copy()  # a stepper's buffer is overwritten by the next step

@@ -93,6 +93,13 @@ def dense_fast(x, W, b, act="linear"):
     return None
 
 
+def dense_stepper(W, b, act, batch):
+    """A native Dense runner for streaming (native.DenseStep: .call(x)), or None (NumPy backend, no kernel)."""
+    if native.backend() == "native":
+        return native.dense_step(W, b, act, batch)
+    return None
+
+
 def stepper(fast, batch, zero_output_for_mask=False):
     """A native one-step runner for streaming (native.Stepper), or None (NumPy backend, no kernel)."""
     if fast.native_ok and native.backend() == "native":

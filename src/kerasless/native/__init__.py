@@ -292,6 +292,42 @@ def stepper(fast, batch: int, zero_output_for_mask: bool = False):
     return Stepper(lib, fast, batch, zero_output_for_mask)
 
 
+class DenseStep:
+    """Streaming in C for one Dense layer: input and output buffers and a prepared call (the per-step cost is one
+    copy and one call; pointer lookups would cost more than the product)."""
+
+    def __init__(self, lib, W, b, act: str, batch: int):
+        K, N = W.shape
+        self.x = np.zeros((batch, K), np.float32)
+        self.out = np.zeros((batch, N), np.float32)
+        self.W = _pack_dense(W)
+        self.b = None if b is None else np.ascontiguousarray(b, np.float32)
+        self._run = lib.kl_dense
+        self._args = (_ptr(self.x), batch, K, _ptr(self.W), N, _ptr(self.b), DENSE_ACT_CODES[act], _ptr(self.out), 1)
+
+    def call(self, x, mask=None) -> np.ndarray:
+        """act(x @ W + b) into the output buffer (overwritten by the next call)."""
+        np.copyto(self.x, x)
+        self._run(*self._args)
+        return self.out
+
+
+def dense_step(W, b, act: str, batch: int):
+    """A :class:`DenseStep`, or None without the kernel or a C form of ``act``."""
+    lib = library()
+    if lib is None or act not in DENSE_ACT_CODES:
+        return None
+    return DenseStep(lib, W, b, act, batch)
+
+
+def _pack_dense(W):
+    """W's panel layout, made once per kernel array."""
+    entry = _dense_packed.get(id(W))
+    if entry is None or entry[0]() is not W:
+        entry = _dense_packed[id(W)] = (weakref.ref(W, lambda _, k=id(W): _dense_packed.pop(k, None)), pack(W, 1))
+    return entry[1]
+
+
 def dense(x, W, b, act: str):
     """act(x (..., K) @ W (K, N) + b) in C (no BLAS thread pool: no spin-waits), or None when the kernel is
     unavailable or ``act`` has no C form. W, b: float32 C-contiguous (b may be None)."""
@@ -302,12 +338,9 @@ def dense(x, W, b, act: str):
     x = np.ascontiguousarray(x, np.float32)
     K, N = W.shape
     rows = x.size // K
-    entry = _dense_packed.get(id(W))
-    if entry is None or entry[0]() is not W:
-        entry = _dense_packed[id(W)] = (weakref.ref(W, lambda _, k=id(W): _dense_packed.pop(k, None)), pack(W, 1))
     out = np.empty((*x.shape[:-1], N), np.float32)
     threads = cores() if rows * K * N >= 64 * MIN_THREAD_WORK else 1
-    if lib.kl_dense(x.ctypes.data, rows, K, entry[1].ctypes.data, N, _ptr(b), code, out.ctypes.data, threads):
+    if lib.kl_dense(_ptr(x), rows, K, _ptr(_pack_dense(W)), N, _ptr(b), code, _ptr(out), threads):
         return None
     return out
 
