@@ -115,14 +115,13 @@ def _projected(kind, units, fast, rng, batch, steps, onehot):
 
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("onehot", [False, True])
-@pytest.mark.parametrize("threads,split,units,batch", [(1, 0, 9, 5), (2, 0, 9, 101), (3, 0, 9, 101),
-                                                      (2, 1, 37, 3), (3, 1, 128, 1), (2, 1, 16, 40)])
-def test_native_loop_projects_and_splits(monkeypatch, kind, onehot, threads, split, units, batch):
-    """The C loop on raw inputs (dense rows, and one-hot rows that skip their zeros), with the batch rows or the
-    units split over threads, equals the readable loop on x·W + b."""
+@pytest.mark.parametrize("threads,units,batch", [(1, 9, 5), (2, 9, 101), (3, 37, 101), (2, 128, 13)])
+def test_native_loop_projects_and_splits(monkeypatch, kind, onehot, threads, units, batch):
+    """The C loop on raw inputs (dense rows, and one-hot rows that skip their zeros), with the batch rows split
+    over threads, equals the readable loop on x·W + b."""
     if not kn.available():
         pytest.skip(f"native kernel unavailable: {kn.reason()}")
-    monkeypatch.setattr(kn, "plan", lambda batch, work: (threads, split))
+    monkeypatch.setattr(kn, "plan", lambda batch, work: threads)
     kn.set_backend("native")
     try:
         rng = np.random.default_rng(units + batch)
@@ -149,7 +148,6 @@ def test_one_hot_shortcut_needs_finite_weights():
 
 
 def test_thread_plan():
-    assert kn.plan(1, 10) == (1, 0)  # too little work for a second thread
-    if kn.cores() > 1:
-        assert kn.plan(1, 1 << 24) == (kn.cores(), 1)  # small batch: split the units
-        assert kn.plan(4096, 1 << 30) == (kn.cores(), 0)  # large batch: split the rows
+    assert kn.plan(4096, 10) == 1  # too little work for a second thread
+    assert kn.plan(1, 1 << 30) == 1  # one row block
+    assert kn.plan(4096, 1 << 30) == kn.cores()

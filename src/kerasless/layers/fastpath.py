@@ -34,7 +34,7 @@ class FastCell:
     W: np.ndarray | None = None  # (features, G) input kernel: the native loop projects each step itself
     bx: np.ndarray | None = None  # (G,) input bias
     numpy_ok: bool = False  # a fused NumPy loop applies (sigmoid/tanh LSTM, reset_after GRU)
-    packed: tuple | None = None  # the native kernel's panel layout of W, U, U2 (made on first native use)
+    packed: dict | None = None  # the native kernel's panel layout of W, U, U2 and job templates (first use)
 
     def __post_init__(self):
         self.native_ok = self.act in NATIVE_ACTS and (self.ract is None or self.ract in NATIVE_ACTS)

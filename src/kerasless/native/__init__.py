@@ -87,12 +87,12 @@ def _build() -> ctypes.CDLL:
                 continue
             os.replace(tmp, out)  # atomic: concurrent first uses never load a half-written file
         lib = ctypes.CDLL(str(out))
-        lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int, ctypes.c_int]
+        lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int]
         lib.kl_rnn_run.restype = ctypes.c_int
         lib.kl_dense.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
                                  ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
         lib.kl_dense.restype = ctypes.c_int
-        if lib.kl_abi_version() != 4:
+        if lib.kl_abi_version() != 5:
             raise OSError("stale kernel library")
         return lib
     raise OSError("; ".join(errors))
@@ -147,7 +147,7 @@ def backend() -> str:
 
 
 _cores = None
-MIN_THREAD_WORK = 1 << 20  # multiply-adds (~0.1 ms of one core) before a second thread pays for itself
+MIN_THREAD_WORK = 1 << 22  # multiply-adds (~0.1 ms of one core) before a second thread pays for its start-up
 RB = 6  # rows per register block in kernels.c
 
 
@@ -163,19 +163,24 @@ def cores() -> int:
     return _cores
 
 
-def plan(batch: int, work: int) -> tuple[int, int]:
-    """(threads, split_units) for a recurrent run of ``work`` multiply-adds: one thread for small work; rows split
-    over threads when each gets >= 4 register blocks, else the units (threads meet once per step)."""
-    n = cores()
-    if n == 1 or work < MIN_THREAD_WORK:
-        return 1, 0
-    if batch >= 4 * RB * n:
-        return n, 0
-    return n, 1
+def plan(batch: int, work: int) -> int:
+    """Threads for a recurrent run of ``work`` multiply-adds over ``batch`` rows: the rows are split in blocks of
+    >= 6, so 1 for small work or small batches. (Splitting the units of one row instead costs more in per-step
+    synchronisation than it saves, measured on 2 cores.)"""
+    if work < MIN_THREAD_WORK:
+        return 1
+    return max(1, min(cores(), batch // RB))
 
 
 def _ptr(a):
-    return None if a is None else a.ctypes.data
+    """The address of a contiguous array's data (None for None). ``a.ctypes.data`` costs ~2.5 us a call; a ctypes
+    view of a writable buffer ~0.8 us, and a predict call passes a dozen addresses."""
+    if a is None:
+        return None
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError, BufferError):  # read-only or not contiguous: the slow way
+        return a.ctypes.data
 
 
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "hh"), "gru_v1": ("z", "r", "hh"), "simple": ()}
@@ -194,22 +199,26 @@ def pack(M: np.ndarray, gates: int) -> np.ndarray:
     return np.ascontiguousarray(padded.reshape(K, -1, PANEL).transpose(1, 0, 2))
 
 
-def _packed(fast):
-    """fast's weights in panel layout (packed once, kept on the cell)."""
+def _template(fast, projected: bool) -> Job:
+    """A job with fast's packed weights filled in (packed once, kept on the cell with the template)."""
+    key = "projected" if projected else "raw"
     if getattr(fast, "packed", None) is None:
         ng = len(GATES[fast.kind]) or 1
-        fast.packed = (None if fast.W is None else pack(fast.W, ng), pack(fast.U, 2 if fast.kind == "gru_v1" else ng),
-                       None if fast.U2 is None else pack(fast.U2, 1))
-    return fast.packed
+        Wp = None if fast.W is None else pack(fast.W, ng)
+        Up = pack(fast.U, 2 if fast.kind == "gru_v1" else ng)
+        U2p = None if fast.U2 is None else pack(fast.U2, 1)
+        fast.packed = {"arrays": (Wp, Up, U2p)}  # the cell keeps them alive while their addresses sit in jobs
+        for k, with_w in (("projected", False), ("raw", Wp is not None)):
+            job = Job(KINDS[fast.kind], 0, 0, fast.units, 0, ACT_CODES[fast.act], ACT_CODES.get(fast.ract, 0))
+            job.U, job.U2, job.rb = _ptr(Up), _ptr(U2p), _ptr(fast.rb)
+            if with_w:
+                job.W, job.bx, job.F, job.sparse = _ptr(Wp), _ptr(fast.bx), fast.W.shape[0], fast.sparse_ok
+            fast.packed[k] = job
+    return fast.packed[key]
 
 
 def _new_job(fast, projected: bool) -> Job:
-    Wp, Up, U2p = _packed(fast)  # the cell keeps them alive while their addresses sit in a job
-    job = Job(KINDS[fast.kind], 0, 0, fast.units, 0, ACT_CODES[fast.act], ACT_CODES.get(fast.ract, 0))
-    job.U, job.U2, job.rb = _ptr(Up), _ptr(U2p), _ptr(fast.rb)
-    if not projected:
-        job.W, job.bx, job.F, job.sparse = _ptr(Wp), _ptr(fast.bx), fast.W.shape[0], fast.sparse_ok
-    return job
+    return Job.from_buffer_copy(_template(fast, projected))
 
 
 def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None,
@@ -225,33 +234,41 @@ def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_f
     u = fast.units
     if x.dtype != np.float32 or x.strides[2] != 4:
         x = np.ascontiguousarray(x, np.float32)
-    h = np.array(states[0], np.float32, order="C", copy=True)
-    c = np.array(states[1], np.float32, order="C", copy=True) if fast.kind == "lstm" else None
-    m = None if mask is None else np.ascontiguousarray(mask, np.bool_)
-    seq = np.empty((B, T, u), np.float32) if return_sequences else None
-    last = np.zeros((B, u), np.float32)
     names = GATES[fast.kind]
     G = fast.U.shape[1] if fast.kind != "gru_v1" else 3 * u
-    gseq = np.empty((B, T, len(names) * u), np.float32) if record is not None and names else None
-    hseq = np.empty((B, T, u), np.float32) if record is not None else None
-    cseq = np.empty((B, T, u), np.float32) if record is not None and c is not None else None
-    job = _new_job(fast, projected)  # holds pointers only: every array stays referenced until the call returns
+    lstm, traced = fast.kind == "lstm", record is not None
+    # every output in one allocation, so one address: h, c, last, seq, then the trace's gates, h and c
+    sizes = [B * u, B * u * lstm, B * u, B * T * u * bool(return_sequences),
+             B * T * len(names) * u * traced, B * T * u * traced, B * T * u * (traced and lstm)]
+    buf = np.empty(sum(sizes), np.float32)
+    base, offsets = _ptr(buf), np.cumsum([0] + sizes[:-1]).tolist()
+    h, c, last, seq, gseq, hseq, cseq = (buf[o:o + n] if n else None for o, n in zip(offsets, sizes))
+    h = h.reshape(B, u)
+    h[...] = states[0]
+    if lstm:
+        c = c.reshape(B, u)
+        c[...] = states[1]
+    last = last.reshape(B, u)
+    last.fill(0)
+    job = _new_job(fast, projected)
     job.B, job.T = B, T
     job.go_backwards, job.zero_out = bool(go_backwards), bool(zero_output_for_mask)
-    job.x, job.xb, job.xt = x.ctypes.data, x.strides[0] // 4, x.strides[1] // 4
-    job.h, job.c, job.last = h.ctypes.data, _ptr(c), last.ctypes.data
-    if m is not None:
-        job.mask, job.mb, job.mt = m.ctypes.data, m.strides[0], m.strides[1]
-    job.seq, job.gseq, job.hseq, job.cseq = _ptr(seq), _ptr(gseq), _ptr(hseq), _ptr(cseq)
-    threads, split = plan(B, B * T * G * (u + (0 if projected else F)))
-    if lib.kl_rnn_run(job, threads, split) != 0:
+    job.x, job.xb, job.xt = _ptr(x), x.strides[0] // 4, x.strides[1] // 4
+    job.h, job.c, job.last, job.seq, job.gseq, job.hseq, job.cseq = (
+        base + 4 * o if n else None for o, n in zip(offsets, sizes))
+    if mask is not None:
+        m = np.ascontiguousarray(mask, np.bool_)
+        job.mask, job.mb, job.mt = _ptr(m), m.strides[0], m.strides[1]
+    if lib.kl_rnn_run(job, plan(B, B * T * G * (u + (0 if projected else F)))) != 0:
         return None
-    states = (h, c) if c is not None else (h,)
-    if record is not None:
+    states = (h, c) if lstm else (h,)
+    if traced:
+        gseq, hseq = (None if gseq is None else gseq.reshape(B, T, -1)), hseq.reshape(B, T, u)
+        cseq = None if cseq is None else cseq.reshape(B, T, u)
         for k in range(T):
             gates = {n: gseq[:, k, j * u:(j + 1) * u] for j, n in enumerate(names)}
             record(k, gates, (hseq[:, k],) if cseq is None else (hseq[:, k], cseq[:, k]))
-    return (seq if return_sequences else last), states
+    return (seq.reshape(B, T, u) if return_sequences else last), states
 
 
 class Stepper:
@@ -280,7 +297,7 @@ class Stepper:
         else:
             np.copyto(self.keep[:, 0], keep)
             self.job.mask = self.keep.ctypes.data
-        self._run(self._ref, 1, 0)
+        self._run(self._ref, 1)
         return self.last
 
 
@@ -300,10 +317,8 @@ class DenseStep:
         K, N = W.shape
         self.x = np.zeros((batch, K), np.float32)
         self.out = np.zeros((batch, N), np.float32)
-        self.W = _pack_dense(W)
-        self.b = None if b is None else np.ascontiguousarray(b, np.float32)
         self._run = lib.kl_dense
-        self._args = (_ptr(self.x), batch, K, _ptr(self.W), N, _ptr(self.b), DENSE_ACT_CODES[act], _ptr(self.out), 1)
+        self._args = (_ptr(self.x), batch, K, _weights(W), N, _weights(b), DENSE_ACT_CODES[act], _ptr(self.out), 1)
 
     def call(self, x, mask=None) -> np.ndarray:
         """act(x @ W + b) into the output buffer (overwritten by the next call)."""
@@ -320,17 +335,25 @@ def dense_step(W, b, act: str, batch: int):
     return DenseStep(lib, W, b, act, batch)
 
 
-def _pack_dense(W):
-    """W's panel layout, made once per kernel array."""
-    entry = _dense_packed.get(id(W))
-    if entry is None or entry[0]() is not W:
-        entry = _dense_packed[id(W)] = (weakref.ref(W, lambda _, k=id(W): _dense_packed.pop(k, None)), pack(W, 1))
-    return entry[1]
+def _weights(a):
+    """The address of a Dense layer's kernel (2-D) in panel layout, or of its bias (float32, contiguous): copied
+    once per array and kept while the array lives."""
+    if a is None:
+        return None
+    entry = _weight_copies.get(id(a))
+    if entry is None or entry[0]() is not a:
+        copy = pack(a, 1) if a.ndim == 2 else np.ascontiguousarray(a, np.float32)
+        forget = lambda _, k=id(a), d=_weight_copies: d.pop(k, None)  # noqa: E731
+        entry = _weight_copies[id(a)] = (weakref.ref(a, forget), copy, _ptr(copy))
+    return entry[2]
+
+
+_weight_copies: dict = {}  # id(array) -> (weakref to it, our copy, the copy's address)
 
 
 def dense(x, W, b, act: str):
     """act(x (..., K) @ W (K, N) + b) in C (no BLAS thread pool: no spin-waits), or None when the kernel is
-    unavailable or ``act`` has no C form. W, b: float32 C-contiguous (b may be None)."""
+    unavailable or ``act`` has no C form."""
     lib = library()
     code = DENSE_ACT_CODES.get(act)
     if lib is None or code is None:
@@ -340,9 +363,6 @@ def dense(x, W, b, act: str):
     rows = x.size // K
     out = np.empty((*x.shape[:-1], N), np.float32)
     threads = cores() if rows * K * N >= 64 * MIN_THREAD_WORK else 1
-    if lib.kl_dense(_ptr(x), rows, K, _ptr(_pack_dense(W)), N, _ptr(b), code, _ptr(out), threads):
+    if lib.kl_dense(_ptr(x), rows, K, _weights(W), N, _weights(b), code, _ptr(out), threads):
         return None
     return out
-
-
-_dense_packed: dict = {}  # id(kernel) -> (weakref to it, its packed copy)

@@ -7,7 +7,6 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,18 +163,10 @@ static void pm_rows(const float *H, long ldh, int nr, int K, const float *P, int
     if (nr == 1) pm_1(H, ldh, K, P, N, Z, ldz);
 }
 
-/* The panels of columns [c, c + n) of gate g (each gate padded to up columns; c a multiple of 16). */
-static inline const float *panels(const float *P, int K, int up, int g, int c)
+/* The panels of gate g of P (K rows; each gate padded to up columns). */
+static inline const float *panels(const float *P, int K, int up, int g)
 {
-    return P + ((long)g * up + c) * K;
-}
-
-static void spin_pause(long spins)
-{
-    if (spins > 2000) sched_yield(); /* the thread we wait for is not running: give it the core */
-#if defined(__x86_64__) || defined(__i386__)
-    else __builtin_ia32_pause();
-#endif
+    return P + (long)g * up * K;
 }
 
 typedef struct {
@@ -203,27 +194,25 @@ static int n_gates(int kind) { return kind == KIND_LSTM ? 4 : kind == KIND_SIMPL
 static int padded(int n) { return (n + PANEL - 1) / PANEL * PANEL; }
 
 /* A run's shared state: the job, the two state buffers (hb[k % 2] is read at step k, hb[(k+1) % 2] written),
- * and the task counters threads claim work from. */
+ * and the tasks: ntasks blocks of `chunk` batch rows, each through the whole sequence, claimed by the threads. */
 typedef struct {
     const kl_job *p;
     float *hb[2];
-    int split_units, ntasks, chunk; /* tasks: row blocks of `chunk` rows (whole sequence each), or per step
-                                       ntasks unit ranges of `chunk` units */
-    int claimed, finished;          /* atomics */
+    int ntasks, chunk;
+    int claimed; /* atomic */
 } kl_run;
 
-static void input_part(const kl_job *p, int t, int r0, int nr, int u0, int us, int usp, int ng, float *Zx,
-                       long ldz)
+static void input_part(const kl_job *p, int t, int r0, int nr, int ng, float *Zx, long ldz)
 {
     const int u = p->u, up = padded(u);
     const float *x0 = p->x + (long)r0 * p->xb + (long)t * p->xt;
     for (int r = 0; r < nr; r++)
         for (int g = 0; g < ng; g++) {
-            float *z = Zx + r * ldz + g * usp;
+            float *z = Zx + r * ldz + g * up;
             const float *src = p->W ? p->bx : x0 + r * p->xb; /* no W: x is already x·W + b */
-            if (src) memcpy(z, src + g * u + u0, sizeof(float) * us);
-            else memset(z, 0, sizeof(float) * us);
-            memset(z + us, 0, sizeof(float) * (usp - us));
+            if (src) memcpy(z, src + g * u, sizeof(float) * u);
+            else memset(z, 0, sizeof(float) * u);
+            memset(z + u, 0, sizeof(float) * (up - u));
         }
     if (!p->W) return;
     int sparse = p->sparse;
@@ -234,7 +223,7 @@ static void input_part(const kl_job *p, int t, int r0, int nr, int u0, int us, i
         sparse = 4 * nnz <= p->F;
     }
     if (!sparse) {
-        for (int g = 0; g < ng; g++) pm_rows(x0, p->xb, nr, p->F, panels(p->W, p->F, up, g, u0), usp, Zx + g * usp, ldz);
+        for (int g = 0; g < ng; g++) pm_rows(x0, p->xb, nr, p->F, panels(p->W, p->F, up, g), up, Zx + g * up, ldz);
         return;
     }
     for (int r = 0; r < nr; r++) {
@@ -243,168 +232,144 @@ static void input_part(const kl_job *p, int t, int r0, int nr, int u0, int us, i
             if (x[f] == 0.0f) continue; /* exact: W is finite, so 0*w adds nothing */
             const float v = x[f];
             for (int g = 0; g < ng; g++) {
-                const float *w = panels(p->W, p->F, up, g, u0) + f * PANEL;
-                float *z = Zx + r * ldz + g * usp;
-                for (int q = 0; q < usp; q += PANEL, w += (long)PANEL * p->F)
+                const float *w = panels(p->W, p->F, up, g) + f * PANEL;
+                float *z = Zx + r * ldz + g * up;
+                for (int q = 0; q < up; q += PANEL, w += (long)PANEL * p->F)
                     for (int j = 0; j < PANEL; j++) z[q + j] += v * w[j];
             }
         }
     }
 }
 
-/* Step k for rows [b0, b1) x units [u0, u1) (u0 a multiple of 16). Z (nr, ng*usp) holds gate g of this unit
- * range at columns g*usp (usp: the range padded to whole panels). work: this thread's scratch. */
-static void step_block(const kl_run *run, int k, int b0, int b1, int u0, int u1, float *work)
+/* Step k for rows [b0, b1). Z (nr, ng*up) holds gate g at columns g*up (up: the units padded to whole panels;
+ * the padding columns stay zero). work: this thread's scratch. */
+static void step_block(const kl_run *run, int k, int b0, int b1, float *work)
 {
     const kl_job *p = run->p;
-    const int u = p->u, up = padded(u), ng = n_gates(p->kind), us = u1 - u0, G = ng * u;
-    const int usp = padded(us);
-    const long ldz = (long)ng * usp;
-    float *Z = work;                 /* RB x ng*usp: x part (+ h part for LSTM/SimpleRNN) */
-    float *Zh = Z + RB * ldz;        /* RB x ng*usp: GRU h part */
-    float *hn = Zh + RB * ldz;       /* RB x usp */
-    float *cn = hn + RB * usp;       /* RB x up */
+    const int u = p->u, up = padded(u), ng = n_gates(p->kind), G = ng * u;
+    const long ldz = (long)ng * up;
+    float *Z = work;                 /* RB x ng*up: x part (+ h part for LSTM/SimpleRNN) */
+    float *Zh = Z + RB * ldz;        /* RB x ng*up: GRU h part */
+    float *hn = Zh + RB * ldz;       /* RB x up */
+    float *cn = hn + RB * up;        /* RB x up */
     float *tmp = cn + RB * up;       /* RB x up */
-    {
-        const int t = p->go_backwards ? p->T - 1 - k : k;
-        const float *hr = run->hb[k & 1];
-        float *hw = run->hb[(k + 1) & 1];
-        for (int r0 = b0; r0 < b1; r0 += RB) {
-            const int nr = b1 - r0 < RB ? b1 - r0 : RB;
-            const float *H = hr + (long)r0 * u;
-            input_part(p, t, r0, nr, u0, us, usp, ng, Z, ldz);
-            if (p->kind == KIND_LSTM || p->kind == KIND_SIMPLE) {
-                for (int g = 0; g < ng; g++) pm_rows(H, u, nr, u, panels(p->U, u, up, g, u0), usp, Z + g * usp, ldz);
-            } else { /* GRU: h·U (+ recurrent bias) kept apart; GRU_V1 only z, r here (us == u) */
-                const int nh = p->kind == KIND_GRU ? 3 : 2;
-                for (int r = 0; r < nr; r++)
-                    for (int g = 0; g < nh; g++) {
-                        float *zh = Zh + r * ldz + g * usp;
-                        if (p->rb) memcpy(zh, p->rb + g * u + u0, sizeof(float) * us);
-                        else memset(zh, 0, sizeof(float) * us);
-                        memset(zh + us, 0, sizeof(float) * (usp - us));
-                    }
-                for (int g = 0; g < nh; g++) pm_rows(H, u, nr, u, panels(p->U, u, up, g, u0), usp, Zh + g * usp, ldz);
+    const int t = p->go_backwards ? p->T - 1 - k : k;
+    const float *hr = run->hb[k & 1];
+    float *hw = run->hb[(k + 1) & 1];
+    for (int r0 = b0; r0 < b1; r0 += RB) {
+        const int nr = b1 - r0 < RB ? b1 - r0 : RB;
+        const float *H = hr + (long)r0 * u;
+        input_part(p, t, r0, nr, ng, Z, ldz);
+        if (p->kind == KIND_LSTM || p->kind == KIND_SIMPLE) {
+            for (int g = 0; g < ng; g++) pm_rows(H, u, nr, u, panels(p->U, u, up, g), up, Z + g * up, ldz);
+        } else { /* GRU: h·U (+ recurrent bias) kept apart; GRU_V1 only z, r here */
+            const int nh = p->kind == KIND_GRU ? 3 : 2;
+            for (int r = 0; r < nr; r++)
+                for (int g = 0; g < nh; g++) {
+                    float *zh = Zh + r * ldz + g * up;
+                    if (p->rb) memcpy(zh, p->rb + g * u, sizeof(float) * u);
+                    else memset(zh, 0, sizeof(float) * u);
+                    memset(zh + u, 0, sizeof(float) * (up - u));
+                }
+            for (int g = 0; g < nh; g++) pm_rows(H, u, nr, u, panels(p->U, u, up, g), up, Zh + g * up, ldz);
+        }
+        for (int r = 0; r < nr; r++) {
+            const int b = r0 + r;
+            float *z = Z + r * ldz, *zh = Zh + r * ldz, *hnr = hn + r * up;
+            const float *h = hr + (long)b * u;
+            if (p->kind == KIND_LSTM) { /* i f g o at z + 0, up, 2up, 3up */
+                const float *c = p->c + (long)b * u;
+                float *cr = cn + r * up, *tr = tmp + r * up;
+                const float *zi = z, *zf = z + up, *zg = z + 2 * up, *zo = z + 3 * up;
+                act_apply(p->ract, z, 2 * up);
+                act_apply(p->act, z + 2 * up, up);
+                act_apply(p->ract, z + 3 * up, up);
+                for (int j = 0; j < u; j++) cr[j] = zf[j] * c[j] + zi[j] * zg[j];
+                memcpy(tr, cr, sizeof(float) * u);
+                act_apply(p->act, tr, u);
+                for (int j = 0; j < u; j++) hnr[j] = zo[j] * tr[j];
+            } else if (p->kind == KIND_GRU) {
+                for (int j = 0; j < 2 * up; j++) z[j] += zh[j];
+                act_apply(p->ract, z, 2 * up);
+                float *hh = z + 2 * up; /* becomes the hh gate (the trace reads it there) */
+                for (int j = 0; j < u; j++) hh[j] += z[up + j] * zh[2 * up + j];
+                act_apply(p->act, hh, u);
+                for (int j = 0; j < u; j++) hnr[j] = z[j] * h[j] + (1.0f - z[j]) * hh[j];
+            } else if (p->kind == KIND_GRU_V1) {
+                for (int j = 0; j < 2 * up; j++) z[j] += zh[j];
+                act_apply(p->ract, z, 2 * up);
+                for (int j = 0; j < u; j++) cn[r * up + j] = z[up + j] * h[j]; /* r*h */
+            } else { /* SimpleRNN */
+                memcpy(hnr, z, sizeof(float) * u);
+                act_apply(p->act, hnr, u);
             }
+        }
+        if (p->kind == KIND_GRU_V1) { /* hh = a(x_h + (r*h)·U_h) */
+            for (int r = 0; r < nr; r++) memcpy(tmp + r * up, Z + r * ldz + 2 * up, sizeof(float) * up);
+            pm_rows(cn, up, nr, u, p->U2, up, tmp, up);
             for (int r = 0; r < nr; r++) {
-                const int b = r0 + r;
-                float *z = Z + r * ldz, *zh = Zh + r * ldz, *hnr = hn + r * usp;
-                const float *h = hr + (long)b * u + u0;
-                if (p->kind == KIND_LSTM) { /* i f g o at z + 0, usp, 2usp, 3usp */
-                    const float *c = p->c + (long)b * u + u0;
-                    float *cr = cn + r * up, *tr = tmp + r * up;
-                    const float *zi = z, *zf = z + usp, *zg = z + 2 * usp, *zo = z + 3 * usp;
-                    act_apply(p->ract, z, 2 * usp);
-                    act_apply(p->act, z + 2 * usp, usp);
-                    act_apply(p->ract, z + 3 * usp, usp);
-                    for (int j = 0; j < us; j++) cr[j] = zf[j] * c[j] + zi[j] * zg[j];
-                    memcpy(tr, cr, sizeof(float) * us);
-                    act_apply(p->act, tr, us);
-                    for (int j = 0; j < us; j++) hnr[j] = zo[j] * tr[j];
-                } else if (p->kind == KIND_GRU) {
-                    for (int j = 0; j < 2 * usp; j++) z[j] += zh[j];
-                    act_apply(p->ract, z, 2 * usp);
-                    float *hh = z + 2 * usp; /* becomes the hh gate (the trace reads it there) */
-                    for (int j = 0; j < us; j++) hh[j] += z[usp + j] * zh[2 * usp + j];
-                    act_apply(p->act, hh, us);
-                    for (int j = 0; j < us; j++) hnr[j] = z[j] * h[j] + (1.0f - z[j]) * hh[j];
-                } else if (p->kind == KIND_GRU_V1) {
-                    for (int j = 0; j < 2 * usp; j++) z[j] += zh[j];
-                    act_apply(p->ract, z, 2 * usp);
-                    for (int j = 0; j < u; j++) cn[r * up + j] = z[usp + j] * h[j]; /* r*h */
-                } else { /* SimpleRNN */
-                    memcpy(hnr, z, sizeof(float) * us);
-                    act_apply(p->act, hnr, us);
-                }
+                float *z = Z + r * ldz, *tr = tmp + r * up, *hnr = hn + r * up;
+                const float *h = hr + (long)(r0 + r) * u;
+                act_apply(p->act, tr, u);
+                for (int j = 0; j < u; j++) hnr[j] = z[j] * h[j] + (1.0f - z[j]) * tr[j];
+                memcpy(z + 2 * up, tr, sizeof(float) * u);
             }
-            if (p->kind == KIND_GRU_V1) { /* hh = a(x_h + (r*h)·U_h) */
-                for (int r = 0; r < nr; r++) memcpy(tmp + r * up, Z + r * ldz + 2 * usp, sizeof(float) * usp);
-                pm_rows(cn, up, nr, u, p->U2, usp, tmp, up);
-                for (int r = 0; r < nr; r++) {
-                    float *z = Z + r * ldz, *tr = tmp + r * up, *hnr = hn + r * usp;
-                    const float *h = hr + (long)(r0 + r) * u;
-                    act_apply(p->act, tr, u);
-                    for (int j = 0; j < u; j++) hnr[j] = z[j] * h[j] + (1.0f - z[j]) * tr[j];
-                    memcpy(z + 2 * usp, tr, sizeof(float) * u);
-                }
+        }
+        for (int r = 0; r < nr; r++) { /* Keras's mask rule, then outputs */
+            const long b = r0 + r, off = b * u;
+            float *last = p->last + off;
+            const int keep = !p->mask || p->mask[b * p->mb + t * p->mt];
+            if (keep) {
+                memcpy(hw + off, hn + r * up, sizeof(float) * u);
+                if (p->kind == KIND_LSTM) memcpy(p->c + off, cn + r * up, sizeof(float) * u);
+                memcpy(last, hn + r * up, sizeof(float) * u);
+            } else {
+                memcpy(hw + off, hr + off, sizeof(float) * u);
+                if (p->zero_out) memset(last, 0, sizeof(float) * u);
             }
-            for (int r = 0; r < nr; r++) { /* Keras's mask rule, then outputs */
-                const long b = r0 + r, off = b * u + u0;
-                float *last = p->last + off;
-                const int keep = !p->mask || p->mask[b * p->mb + t * p->mt];
-                if (keep) {
-                    memcpy(hw + off, hn + r * usp, sizeof(float) * us);
-                    if (p->kind == KIND_LSTM) memcpy(p->c + off, cn + r * up, sizeof(float) * us);
-                    memcpy(last, hn + r * usp, sizeof(float) * us);
-                } else {
-                    memcpy(hw + off, hr + off, sizeof(float) * us);
-                    if (p->zero_out) memset(last, 0, sizeof(float) * us);
-                }
-                const long bt = b * p->T + k;
-                if (p->seq) memcpy(p->seq + bt * u + u0, last, sizeof(float) * us);
-                if (p->gseq)
-                    for (int g = 0; g < ng; g++)
-                        memcpy(p->gseq + bt * G + g * u + u0, Z + r * ldz + g * usp, sizeof(float) * us);
-                if (p->hseq) memcpy(p->hseq + bt * u + u0, hw + off, sizeof(float) * us);
-                if (p->cseq) memcpy(p->cseq + bt * u + u0, p->c + off, sizeof(float) * us);
-            }
+            const long bt = b * p->T + k;
+            if (p->seq) memcpy(p->seq + bt * u, last, sizeof(float) * u);
+            if (p->gseq)
+                for (int g = 0; g < ng; g++)
+                    memcpy(p->gseq + bt * G + g * u, Z + r * ldz + g * up, sizeof(float) * u);
+            if (p->hseq) memcpy(p->hseq + bt * u, hw + off, sizeof(float) * u);
+            if (p->cseq) memcpy(p->cseq + bt * u, p->c + off, sizeof(float) * u);
         }
     }
 }
 
 typedef struct { kl_run *run; float *work; } kl_worker;
 
-/* Claim tasks until none is left. A unit-split task of step k is claimed only once every task of step k-1 is
- * done, so a thread holds a claim only while it can work on it: a thread the OS does not schedule delays at most
- * the one task it is running, and the calling thread runs everything else. */
+/* Claim row blocks (each through the whole sequence) until none is left: a thread the OS does not schedule
+ * delays only the block it is running; the calling thread takes the rest. */
 static void *work_loop(void *arg)
 {
     const kl_worker *w = (const kl_worker *)arg;
     kl_run *run = w->run;
     const kl_job *p = run->p;
-    const int total = run->split_units ? run->ntasks * p->T : run->ntasks;
     for (;;) {
-        int n = __atomic_load_n(&run->claimed, __ATOMIC_ACQUIRE);
-        if (n >= total) break;
-        if (run->split_units) { /* wait for step k-1, then claim */
-            const int need = n / run->ntasks * run->ntasks;
-            long spins = 0;
-            while (__atomic_load_n(&run->finished, __ATOMIC_ACQUIRE) < need) spin_pause(spins++);
-        }
-        if (!__atomic_compare_exchange_n(&run->claimed, &n, n + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            continue; /* another thread took it */
-        if (run->split_units) {
-            const int k = n / run->ntasks, u0 = n % run->ntasks * run->chunk;
-            step_block(run, k, 0, p->B, u0, u0 + run->chunk < p->u ? u0 + run->chunk : p->u, w->work);
-        } else {
-            const int b0 = n * run->chunk, b1 = b0 + run->chunk < p->B ? b0 + run->chunk : p->B;
-            for (int k = 0; k < p->T; k++) step_block(run, k, b0, b1, 0, p->u, w->work);
-        }
-        __atomic_fetch_add(&run->finished, 1, __ATOMIC_ACQ_REL);
+        const int n = __atomic_fetch_add(&run->claimed, 1, __ATOMIC_ACQ_REL);
+        if (n >= run->ntasks) break;
+        const int b0 = n * run->chunk, b1 = b0 + run->chunk < p->B ? b0 + run->chunk : p->B;
+        for (int k = 0; k < p->T; k++) step_block(run, k, b0, b1, w->work);
     }
     return NULL;
 }
 
-/* Run the whole sequence on up to `threads` threads. split_units = 0: tasks are blocks of batch rows, each
- * through the whole sequence (no synchronisation); 1 (small batches): per step, one task per unit range. The
- * calling thread works too, so the result never depends on another thread being scheduled.
+/* Run the whole sequence, the batch rows split into blocks over up to `threads` threads (the caller is one).
  * Returns 0, or -1 when out of memory. */
-int kl_rnn_run(const kl_job *p, int threads, int split_units)
+int kl_rnn_run(const kl_job *p, int threads)
 {
     const int u = p->u, ng = n_gates(p->kind);
-    if (p->kind == KIND_GRU_V1) split_units = 0; /* (r*h)·U_h needs every unit of r mid-step */
     if (threads > 16) threads = 16;
     if (threads < 1) threads = 1;
-    kl_run run = {p, {p->h, NULL}, split_units, 1, split_units ? u : p->B, 0, 0};
-    if (threads > 1 && split_units) { /* one unit range per thread, in whole panels */
-        run.chunk = padded((u + threads - 1) / threads);
-        run.ntasks = (u + run.chunk - 1) / run.chunk;
-    } else if (threads > 1) { /* row blocks: a few per thread, so a late thread's share gets taken over */
+    kl_run run = {p, {p->h, NULL}, 1, p->B, 0};
+    if (threads > 1) { /* a few blocks per thread, so a late thread's share gets taken over */
         run.chunk = (p->B / (4 * threads) + RB - 1) / RB * RB;
         run.chunk = run.chunk < RB ? RB : run.chunk;
         run.ntasks = (p->B + run.chunk - 1) / run.chunk;
+        if (threads > run.ntasks) threads = run.ntasks;
     }
-    if (threads > run.ntasks) threads = run.ntasks;
     const long per = 2L * RB * ng * padded(u) + 3L * RB * padded(u);
     float *work = (float *)malloc(sizeof(float) * (per * threads + (long)p->B * u));
     if (!work) return -1;
@@ -490,4 +455,4 @@ int kl_dense(const float *X, long rows, int K, const float *W, int N, const floa
     return rc ? -1 : 0;
 }
 
-int kl_abi_version(void) { return 4; }
+int kl_abi_version(void) { return 5; }
