@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import sys
 import weakref
@@ -62,10 +63,7 @@ def _compiler() -> str | None:
 
 
 def _build() -> ctypes.CDLL:
-    import hashlib
-    import platform
-    import subprocess
-    import tempfile
+    import hashlib  # the rest (subprocess, tempfile) only when a build is due: they cost cold-start time
 
     cc = _compiler()
     if cc is None:
@@ -73,9 +71,13 @@ def _build() -> ctypes.CDLL:
     src = _SOURCE.read_bytes()
     errors = []
     for flags in _FLAGS:
-        key = hashlib.sha256(src + repr((cc, flags, platform.machine(), platform.node())).encode()).hexdigest()[:16]
+        machine = os.uname() if hasattr(os, "uname") else (sys.platform,)
+        key = hashlib.sha256(src + repr((cc, flags, machine)).encode()).hexdigest()[:16]
         out = _cache_dir() / f"kernels-{key}{'.dll' if sys.platform == 'win32' else '.so'}"
         if not out.exists():
+            import subprocess
+            import tempfile
+
             out.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
             os.close(fd)
@@ -241,7 +243,7 @@ def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_f
     sizes = [B * u, B * u * lstm, B * u, B * T * u * bool(return_sequences),
              B * T * len(names) * u * traced, B * T * u * traced, B * T * u * (traced and lstm)]
     buf = np.empty(sum(sizes), np.float32)
-    base, offsets = _ptr(buf), np.cumsum([0] + sizes[:-1]).tolist()
+    base, offsets = _ptr(buf), list(itertools.accumulate(sizes[:-1], initial=0))
     h, c, last, seq, gseq, hseq, cseq = (buf[o:o + n] if n else None for o, n in zip(offsets, sizes))
     h = h.reshape(B, u)
     h[...] = states[0]
