@@ -50,12 +50,64 @@ static inline float kl_tanh(float x) /* (1 - e) / (1 + e), e = exp(-2|x|); absol
     return x < 0.0f ? -t : t;
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* The same formulas 8 lanes at a time (what the compiler makes of the scalar ones is ~20% slower). Operand order
+ * keeps NaN: max(c, NaN) and min(c, NaN) return the NaN. */
+static inline __m256 v_exp(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_set1_ps(88.72283f), _mm256_max_ps(_mm256_set1_ps(-87.33654f), x));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic), magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+static int v_sigmoid(float *x, int n) /* returns how many it did (a multiple of 8) */
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 e = v_exp(_mm256_or_ps(v, sign)); /* exp(-|x|) */
+        const __m256 d = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(x + i, _mm256_blendv_ps(d, _mm256_mul_ps(e, d), v)); /* x < 0 (sign bit): e*d */
+    }
+    return i;
+}
+
+static int v_tanh(float *x, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 e = v_exp(_mm256_mul_ps(two, _mm256_or_ps(v, sign))); /* exp(-2|x|) */
+        const __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(x + i, _mm256_or_ps(t, _mm256_and_ps(v, sign))); /* t >= 0: takes x's sign */
+    }
+    return i;
+}
+#else
+static int v_sigmoid(float *x, int n) { (void)x; (void)n; return 0; }
+static int v_tanh(float *x, int n) { (void)x; (void)n; return 0; }
+#endif
+
 static void act_apply(int act, float *restrict x, int n)
 {
     int i;
     switch (act) {
-    case ACT_TANH: for (i = 0; i < n; i++) x[i] = kl_tanh(x[i]); break;
-    case ACT_SIGMOID: for (i = 0; i < n; i++) x[i] = kl_sigmoid(x[i]); break;
+    case ACT_TANH: for (i = v_tanh(x, n); i < n; i++) x[i] = kl_tanh(x[i]); break;
+    case ACT_SIGMOID: for (i = v_sigmoid(x, n); i < n; i++) x[i] = kl_sigmoid(x[i]); break;
     case ACT_HARD_SIGMOID:
         for (i = 0; i < n; i++) { float v = x[i] / 6.0f + 0.5f; x[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
         break;
@@ -72,7 +124,6 @@ static void act_apply(int act, float *restrict x, int n)
  * product streams contiguous memory. pm_<NR>: Z[r, :N] += H[r, :K] @ P for NR rows; N is a multiple of 16. */
 #define PANEL 16
 #if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
 #define LD(p) _mm256_loadu_ps(p)
 #define ST(p, v) _mm256_storeu_ps(p, v)
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
