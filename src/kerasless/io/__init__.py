@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import zipfile
 
 from ..errors import ModelFileError
 from .keras_zip import read_keras_zip
@@ -34,6 +33,8 @@ def read_file(path) -> ModelSpec:
         return read_keras_zip(path)
     if head == b"\x89HDF\r\n\x1a\n" or _is_hdf5(path):
         return read_legacy_h5(path)
+    import zipfile  # lazy: .keras files start with "PK" and are read without it
+
     if zipfile.is_zipfile(path):
         return read_keras_zip(path)
     raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip or an HDF5 .h5 file)")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
+import struct
+import zlib
 
 import numpy as np
 
 from ..errors import ModelFileError
+from . import hdf5
 from .config import parse_model_config
 from .spec import LayerSpec, ModelSpec
 
@@ -35,22 +37,19 @@ def snake_case(name: str) -> str:
 
 def read_keras_zip(path: str) -> ModelSpec:
     try:
-        zf = zipfile.ZipFile(path)
-        names = set(zf.namelist())
-        if "config.json" not in names:
-            raise ModelFileError(f"{path}: .keras archive has no config.json")
-        config = json.loads(zf.read("config.json"))
-        meta = json.loads(zf.read("metadata.json")) if "metadata.json" in names else {}
-        assets = {n[len("assets/"):]: zf.read(n) for n in names if n.startswith("assets/") and not n.endswith("/")}
-        if "model.weights.h5" in names:
-            weights = _read_h5_vars(zf.read("model.weights.h5"), path)
-        elif "model.weights.npz" in names:
-            weights = _read_npz_vars(zf.read("model.weights.npz"))
+        with open(path, "rb") as f:
+            members = _stored_members(f.read())
+        if members is not None:
+            config, meta, assets, weights = _contents(set(members), members.__getitem__, path)
         else:
-            raise ModelFileError(f"{path}: .keras archive has no model.weights.h5 (sharded weights are not supported)")
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
+            import zipfile  # lazy: only archives _stored_members leaves to it pay for its import (~15 ms)
+
+            try:
+                zf = zipfile.ZipFile(path)
+                config, meta, assets, weights = _contents(set(zf.namelist()), zf.read, path)
+            except zipfile.BadZipFile as exc:
+                raise ModelFileError(f"{path}: not a readable .keras archive ({type(exc).__name__}: {exc})") from None
+    except (EOFError, OSError, KeyError, json.JSONDecodeError, ValueError) as exc:
         raise ModelFileError(f"{path}: not a readable .keras archive ({type(exc).__name__}: {exc})") from None
     spec = parse_model_config(config, path, str(meta.get("keras_version", "3")))
     spec.assets = assets
@@ -58,14 +57,65 @@ def read_keras_zip(path: str) -> ModelSpec:
     return spec
 
 
+def _contents(names: set, read, path: str) -> tuple[dict, dict, dict, dict]:
+    """config, metadata, assets and weights of an archive, given its member names and read(name) -> bytes."""
+    if "config.json" not in names:
+        raise ModelFileError(f"{path}: .keras archive has no config.json")
+    config = json.loads(read("config.json"))
+    meta = json.loads(read("metadata.json")) if "metadata.json" in names else {}
+    assets = {n[len("assets/"):]: read(n) for n in names if n.startswith("assets/") and not n.endswith("/")}
+    if "model.weights.h5" in names:
+        weights = _read_h5_vars(read("model.weights.h5"), path)
+    elif "model.weights.npz" in names:
+        weights = _read_npz_vars(read("model.weights.npz"))
+    else:
+        raise ModelFileError(f"{path}: .keras archive has no model.weights.h5 (sharded weights are not supported)")
+    return config, meta, assets, weights
+
+
+def _stored_members(data: bytes) -> dict[str, bytes] | None:
+    """name -> bytes of a zip as Keras writes it (stored, no zip64, no encryption), read without the zipfile
+    import; None for any other or damaged archive (zipfile then reads it, or raises as before)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory record
+    if end < 0:
+        return None
+    try:
+        disk, cd_disk, _, count, cd_size, cd_off, _ = struct.unpack_from("<4H2IH", data, end + 4)
+        if disk or cd_disk or cd_off + cd_size > end:
+            return None
+        members, pos = {}, cd_off
+        for _ in range(count):  # central directory entries
+            if data[pos:pos + 4] != b"PK\x01\x02":
+                return None
+            flags, method, crc, size, usize, nlen, elen, clen, local = struct.unpack_from("<8xHH4xIIIHHH8xI", data, pos)
+            raw = data[pos + 46:pos + 46 + nlen]
+            if flags & 0x1 or method != 0 or size != usize or not (flags & 0x800 or raw.isascii()):
+                return None
+            if data[local:local + 4] != b"PK\x03\x04":
+                return None
+            start = local + 30 + sum(struct.unpack_from("<HH", data, local + 26))
+            body = data[start:start + size]
+            if len(body) != size or zlib.crc32(body) != crc:
+                return None
+            members[raw.decode("utf8")] = body
+            pos += 46 + nlen + elen + clen
+    except (struct.error, UnicodeDecodeError):
+        return None
+    return members
+
+
 def _read_h5_vars(blob: bytes, path: str) -> dict[str, np.ndarray]:
+    try:
+        return hdf5.datasets(hdf5.read(blob))
+    except hdf5.Unsupported:
+        pass  # outside the pure reader's subset (or damaged): h5py reads it, or raises as before
     import h5py  # lazy: `import kerasless` stays light (h5py costs ~12 MB and tens of ms)
 
     out = {}
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:
             f.visititems(lambda name, obj: out.__setitem__(name, np.asarray(obj[()])) if isinstance(obj, h5py.Dataset) else None)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError, OverflowError) as exc:  # h5py on damaged files raises all of these
         raise ModelFileError(f"{path}: model.weights.h5 inside the archive is unreadable ({exc})") from None
     return out
 

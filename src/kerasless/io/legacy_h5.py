@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from ..errors import ModelFileError
+from . import hdf5
 from .config import parse_model_config
 from .spec import ModelSpec
 
@@ -16,21 +17,18 @@ def _text(value) -> str:
 
 
 def read_legacy_h5(path: str) -> ModelSpec:
-    import h5py  # lazy: `import kerasless` stays light
-
     try:
-        with h5py.File(path, "r") as f:
-            if "model_config" not in f.attrs:
-                hint = " (a weights-only file: save the whole model)" if "layer_names" in f.attrs else ""
-                raise ModelFileError(f"{path}: HDF5 file has no 'model_config' attribute{hint}")
-            config = json.loads(_text(f.attrs["model_config"]))
-            version = _text(f.attrs.get("keras_version", "2"))
-            spec = parse_model_config(config, path, version)
-            group = f["model_weights"] if "model_weights" in f else f
-            weights = _read_weights(group, path)
+        root = _pure_root(path)
+        if root is not None:
+            spec, weights = _read(root, path)
+        else:
+            import h5py  # lazy: only files outside the pure reader's subset pay for it
+
+            with h5py.File(path, "r") as f:
+                spec, weights = _read(f, path)
     except ModelFileError:
         raise
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, OverflowError) as exc:  # h5py on damaged files
         raise ModelFileError(f"{path}: not a readable Keras HDF5 model ({type(exc).__name__}: {exc})") from None
     for layer in spec.layers:
         layer.weights = weights.get(layer.name, [])
@@ -38,6 +36,27 @@ def read_legacy_h5(path: str) -> ModelSpec:
     if unknown:
         raise ModelFileError(f"{path}: weights stored for layers not in the config: {sorted(unknown)}")
     return spec
+
+
+def _pure_root(path: str) -> hdf5.Group | None:
+    """The file read without h5py, or None when it is outside hdf5's subset (or damaged) and h5py must read it."""
+    try:
+        with open(path, "rb") as f:
+            return hdf5.read(f.read())
+    except (OSError, hdf5.Unsupported):
+        return None
+
+
+def _read(f, path: str):
+    """(spec, weights) from the root group, an h5py File or an hdf5.Group (same interface)."""
+    if "model_config" not in f.attrs:
+        hint = " (a weights-only file: save the whole model)" if "layer_names" in f.attrs else ""
+        raise ModelFileError(f"{path}: HDF5 file has no 'model_config' attribute{hint}")
+    config = json.loads(_text(f.attrs["model_config"]))
+    version = _text(f.attrs.get("keras_version", "2"))
+    spec = parse_model_config(config, path, version)
+    group = f["model_weights"] if "model_weights" in f else f
+    return spec, _read_weights(group, path)
 
 
 def _read_weights(group, path: str) -> dict[str, list[tuple[str, np.ndarray]]]:
