@@ -11,7 +11,6 @@ from __future__ import annotations
 from .errors import (InputError, KeraslessError, ModelFileError, UnsafeModelError, UnsupportedLayerError,
                      UnsupportedOptionError)
 from .graph import Model
-from .explain import explain  # noqa: E402  (the function; the module stays importable as kerasless.explain)
 from .io import read_file, read_live
 
 __version__ = "0.1.0"
@@ -45,10 +44,10 @@ def from_keras(keras_model) -> Model:
 
 
 def __getattr__(name):
-    # kerasless.export (a callable module: kerasless.export(model, "c", "out")) loads on first use, keeping
-    # `import kerasless` (cold start) free of the exporters.
-    if name == "export":
+    # kerasless.export and kerasless.explain (callable modules: kerasless.export(model, "c", "out"),
+    # kerasless.explain(model)) load on first use, keeping `import kerasless` (cold start) light.
+    if name in ("export", "explain"):
         import importlib
 
-        return importlib.import_module(".export", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'kerasless' has no attribute {name!r}")

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._callable import make_callable
 from .errors import KeraslessError
 from .layers import layout
 from .layers.recurrent import RecurrentLayer
@@ -427,3 +428,6 @@ def cli_trace(args) -> None:
     for path in (getattr(args, "out", None), getattr(args, "plot", None)):
         if path:
             print(f"wrote {path}", file=sys.stderr)
+
+
+make_callable(__name__, explain)  # kerasless.explain(model)

@@ -18,12 +18,11 @@ Example:
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 
+from .._callable import make_callable
 from ..errors import KeraslessError
 from .c import target as c_target
 from .common import check_identifier
@@ -136,12 +135,4 @@ def cli_export(args) -> None:
               f"{diff:.3g} (tolerance {TOLERANCE:g}) OK")
 
 
-class _CallableModule(types.ModuleType):
-    """``kerasless.export(model, target, out_dir, ...)`` calls :func:`export` (the package stays importable)."""
-
-    def __call__(self, model, target: str, out_dir, name: str = "model", weights_file: bool = False,
-                 input_shape=None) -> list[Path]:
-        return export(model, target, out_dir, name, weights_file, input_shape)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, export)  # kerasless.export(model, target, out_dir, ...)

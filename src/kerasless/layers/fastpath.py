@@ -59,8 +59,8 @@ class FastCell:
 
 
 def cell(kind, units, act, ract, U, U2=None, rb=None, W=None, bx=None) -> FastCell:
-    c = lambda a: None if a is None else np.ascontiguousarray(a, F)  # noqa: E731
-    return FastCell(kind, units, act, ract, c(U), c(U2), c(rb), c(W), c(bx))
+    arrays = [None if a is None else np.ascontiguousarray(a, F) for a in (U, U2, rb, W, bx)]
+    return FastCell(kind, units, act, ract, *arrays)
 
 
 def run_native(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None):

@@ -186,8 +186,8 @@ class RecurrentLayer(Layer):
                 raise InputError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
                                  f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
         states = initial_state if initial_state is not None else self.initial_state(x.shape[0])
-        opts = dict(go_backwards=self.go_backwards, return_sequences=self.return_sequences,
-                    zero_output_for_mask=self.zero_output_for_mask, record=record)
+        opts = {"go_backwards": self.go_backwards, "return_sequences": self.return_sequences,
+                "zero_output_for_mask": self.zero_output_for_mask, "record": record}
         out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
         y, states = out if out is not None else run(type(self).step, self.params, self.project(x), states, mask,
                                                      **opts)

@@ -20,11 +20,10 @@ import itertools
 import os
 import sys
 import weakref
-from pathlib import Path
 
 import numpy as np
 
-_SOURCE = Path(__file__).with_name("kernels.c")
+_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.c")  # no pathlib: cold start
 _FLAGS = [["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"], ["-O3", "-fno-math-errno", "-fno-trapping-math"]]
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "hard_sigmoid_k2": 4, "relu": 5}
 DENSE_ACT_CODES = {**ACT_CODES, "softmax": 6}  # softmax over the last axis: Dense only
@@ -47,10 +46,9 @@ class Job(ctypes.Structure):  # kl_job in kernels.c
     ]
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("KERASLESS_CACHE") or os.path.join(
+def _cache_dir() -> str:
+    return os.environ.get("KERASLESS_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kerasless")
-    return Path(root)
 
 
 def _compiler() -> str | None:
@@ -68,27 +66,28 @@ def _build() -> ctypes.CDLL:
     cc = _compiler()
     if cc is None:
         raise OSError("no C compiler (cc/gcc/clang) on PATH")
-    src = _SOURCE.read_bytes()
+    with open(_SOURCE, "rb") as f:
+        src = f.read()
     errors = []
     for flags in _FLAGS:
         machine = os.uname() if hasattr(os, "uname") else (sys.platform,)
         key = hashlib.sha256(src + repr((cc, flags, machine)).encode()).hexdigest()[:16]
-        out = _cache_dir() / f"kernels-{key}{'.dll' if sys.platform == 'win32' else '.so'}"
-        if not out.exists():
+        out = os.path.join(_cache_dir(), f"kernels-{key}{'.dll' if sys.platform == 'win32' else '.so'}")
+        if not os.path.exists(out):
             import subprocess
             import tempfile
 
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(out))
             os.close(fd)
-            cmd = [cc, *flags, "-shared", "-fPIC", "-o", tmp, str(_SOURCE), "-lpthread", "-lm"]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            cmd = [cc, *flags, "-shared", "-fPIC", "-o", tmp, _SOURCE, "-lpthread", "-lm"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 os.unlink(tmp)
                 errors.append(f"{' '.join(cmd)}: {proc.stderr.strip()[:300]}")
                 continue
             os.replace(tmp, out)  # atomic: concurrent first uses never load a half-written file
-        lib = ctypes.CDLL(str(out))
+        lib = ctypes.CDLL(out)
         lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int]
         lib.kl_rnn_run.restype = ctypes.c_int
         lib.kl_dense.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
@@ -345,12 +344,16 @@ def _weights(a):
     entry = _weight_copies.get(id(a))
     if entry is None or entry[0]() is not a:
         copy = pack(a, 1) if a.ndim == 2 else np.ascontiguousarray(a, np.float32)
-        forget = lambda _, k=id(a), d=_weight_copies: d.pop(k, None)  # noqa: E731
-        entry = _weight_copies[id(a)] = (weakref.ref(a, forget), copy, _ptr(copy))
+        entry = _weight_copies[id(a)] = (weakref.ref(a, _forget(id(a))), copy, _ptr(copy))
     return entry[2]
 
 
 _weight_copies: dict = {}  # id(array) -> (weakref to it, our copy, the copy's address)
+
+
+def _forget(key, copies=_weight_copies):
+    """The weakref callback dropping our copy when the array dies (bound to the dict: safe at shutdown)."""
+    return lambda _: copies.pop(key, None)
 
 
 def dense(x, W, b, act: str):
