@@ -102,21 +102,40 @@ class Stream:
         """Zero every state (or set ``initial_state``, shaped like :attr:`state`)."""
         self._steppers = {layer.name: stepper(layer.params.fast, self.batch_size, layer.zero_output_for_mask)
                           or _NumpyStepper(layer, self.batch_size) for layer in self._recurrent}
-        self._plan = [((layer.name, node, 0), tuple(refs[0]), layer, self._per_step(layer))
-                      for layer, node, refs in self.model._nodes]
+        self._plan, buffers = [], {}  # buffers: node output -> the stepper buffer holding it
+        for layer, node, refs in self.model._nodes:
+            key, ref = (layer.name, node, 0), tuple(refs[0])
+            per_step = self._per_step(layer, buffers.get(ref))
+            if per_step is None:
+                buffers[key] = self._steppers[layer.name].last
+            self._plan.append((key, ref, layer, per_step))
+        self._chain = self._plain_chain()
         if initial_state is not None:
             self.state = initial_state
 
-    def _per_step(self, layer):
+    def _per_step(self, layer, x_buffer=None):
         """What runs ``layer`` on one step: None for recurrent layers (their stepper), else an object with
-        ``call(x, mask)`` (TimeDistributed is its inner layer here: one step has no time axis)."""
+        ``call(x, mask)`` (TimeDistributed is its inner layer here: one step has no time axis). ``x_buffer``: the
+        stepper buffer the input arrives in (a native Dense reads it in place)."""
         if isinstance(layer, RecurrentLayer):
             return None
         inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
         if isinstance(inner, DenseLayer):  # native: product, bias and activation in one prepared C call
             return dense_stepper(inner.weights[0], inner.weights[1] if inner.use_bias else None, inner.activation,
-                                 self.batch_size) or inner
+                                 self.batch_size, x_buffer) or inner
         return inner
+
+    def _plain_chain(self):
+        """Per-step callables when the graph is a chain in which no mask can arise (most streaming models), so a
+        step skips the general bookkeeping; else None."""
+        prev, chain = self._input, []
+        for key, ref, layer, per_step in self._plan:
+            inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+            if ref != prev or isinstance(inner, MaskingLayer) or getattr(inner, "mask_zero", False):
+                return None
+            chain.append(self._steppers[layer.name].step if per_step is None else per_step.call)
+            prev = key
+        return chain if prev == self._output else None
 
     def step(self, x_t) -> np.ndarray:
         """Feed one timestep ``(batch_size, *features)``; returns the model output for this step."""
@@ -124,11 +143,16 @@ class Stream:
         if x_t.shape != self.step_shape or x_t.dtype.kind not in "biuf":
             raise InputError(f"stream.step: expected a numeric array of shape {self.step_shape}, "
                              f"got {x_t.dtype} {x_t.shape}")
-        values = {self._input: (x_t.astype(np.float32), None)}
+        x = x_t.astype(np.float32, copy=False)
+        if self._chain is not None:
+            for call in self._chain:
+                x = call(x)
+            return x.copy()  # a stepper's buffer is overwritten by the next step
+        values = {self._input: (x, None)}
         for key, ref, layer, per_step in self._plan:
             x, mask = values[ref]
             if per_step is None:  # recurrent: one step of the layer's stepper (native C or NumPy)
                 values[key] = (self._steppers[layer.name].step(x, mask), mask if layer.return_sequences else None)
             else:
                 values[key] = (per_step.call(x, mask), layer.compute_mask(x, mask))
-        return values[self._output][0].copy()  # a stepper's buffer is overwritten by the next step
+        return values[self._output][0].copy()

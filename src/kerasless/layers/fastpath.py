@@ -93,10 +93,10 @@ def dense_fast(x, W, b, act="linear"):
     return None
 
 
-def dense_stepper(W, b, act, batch):
+def dense_stepper(W, b, act, batch, x_buffer=None):
     """A native Dense runner for streaming (native.DenseStep: .call(x)), or None (NumPy backend, no kernel)."""
     if native.backend() == "native":
-        return native.dense_step(W, b, act, batch)
+        return native.dense_step(W, b, act, batch, x_buffer)
     return None
 
 

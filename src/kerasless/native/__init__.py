@@ -288,16 +288,16 @@ class Stepper:
         job.zero_out = zero_output_for_mask
         job.x, job.h, job.last = _ptr(self.x), _ptr(self.states[0]), _ptr(self.last)
         job.c = _ptr(self.states[1]) if len(self.states) > 1 else None
-        self._ref, self._run = ctypes.byref(job), lib.kl_rnn_run
+        self._ref, self._run, self._keep_ptr = ctypes.byref(job), lib.kl_rnn_run, _ptr(self.keep)
 
     def step(self, x_t, keep=None) -> np.ndarray:
         """One step; x_t (batch, features), keep (batch,) bool or None. Returns the output buffer."""
         np.copyto(self.x, x_t)
-        if keep is None:
-            self.job.mask = None
-        else:
+        if keep is not None:
             np.copyto(self.keep[:, 0], keep)
-            self.job.mask = self.keep.ctypes.data
+            self.job.mask = self._keep_ptr
+        elif self.job.mask:
+            self.job.mask = None
         self._run(self._ref, 1)
         return self.last
 
@@ -314,26 +314,28 @@ class DenseStep:
     """Streaming in C for one Dense layer: input and output buffers and a prepared call (the per-step cost is one
     copy and one call; pointer lookups would cost more than the product)."""
 
-    def __init__(self, lib, W, b, act: str, batch: int):
+    def __init__(self, lib, W, b, act: str, batch: int, x_buffer=None):
         K, N = W.shape
-        self.x = np.zeros((batch, K), np.float32)
+        self.x = np.zeros((batch, K), np.float32) if x_buffer is None else x_buffer  # x_buffer: read in place
         self.out = np.zeros((batch, N), np.float32)
         self._run = lib.kl_dense
         self._args = (_ptr(self.x), batch, K, _weights(W), N, _weights(b), DENSE_ACT_CODES[act], _ptr(self.out), 1)
 
     def call(self, x, mask=None) -> np.ndarray:
         """act(x @ W + b) into the output buffer (overwritten by the next call)."""
-        np.copyto(self.x, x)
+        if x is not self.x:
+            np.copyto(self.x, x)
         self._run(*self._args)
         return self.out
 
 
-def dense_step(W, b, act: str, batch: int):
-    """A :class:`DenseStep`, or None without the kernel or a C form of ``act``."""
+def dense_step(W, b, act: str, batch: int, x_buffer=None):
+    """A :class:`DenseStep` (reading ``x_buffer`` in place when given: (batch, K) float32 contiguous), or None
+    without the kernel or a C form of ``act``."""
     lib = library()
     if lib is None or act not in DENSE_ACT_CODES:
         return None
-    return DenseStep(lib, W, b, act, batch)
+    return DenseStep(lib, W, b, act, batch, x_buffer)
 
 
 def _weights(a):
