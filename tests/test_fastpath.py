@@ -113,6 +113,21 @@ def _projected(kind, units, fast, rng, batch, steps, onehot):
     return fast, x, x @ W + bx
 
 
+def test_cached_kernel_loads_without_a_compiler():
+    """A machine whose kernel was built once keeps the native backend when the compiler is gone."""
+    import os
+    import subprocess
+    import sys
+
+    if not kn.available():
+        pytest.skip(f"native kernel unavailable: {kn.reason()}")
+    env = {k: v for k, v in os.environ.items() if k not in ("KERASLESS_BACKEND", "PATH")}
+    code = "import kerasless.native as kn; print(kn.available(), kn.reason())"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "PATH": "/nonexistent"}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["True", "ok"]
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("onehot", [False, True])
 @pytest.mark.parametrize("threads,units,batch", [(1, 9, 5), (2, 9, 101), (3, 37, 101), (2, 128, 13)])

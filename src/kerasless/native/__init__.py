@@ -61,22 +61,25 @@ def _compiler() -> str | None:
 
 
 def _build() -> ctypes.CDLL:
-    import hashlib  # the rest (subprocess, tempfile) only when a build is due: they cost cold-start time
+    """Load the cached library for this source, flags, $CC and machine, compiling it first when missing. Only a
+    build looks for a compiler and imports subprocess/tempfile (a cache hit stays cheap: cold start)."""
+    import zlib
 
-    cc = _compiler()
-    if cc is None:
-        raise OSError("no C compiler (cc/gcc/clang) on PATH")
     with open(_SOURCE, "rb") as f:
         src = f.read()
-    errors = []
+    machine = os.uname() if hasattr(os, "uname") else (sys.platform,)
+    errors, cc = [], None
     for flags in _FLAGS:
-        machine = os.uname() if hasattr(os, "uname") else (sys.platform,)
-        key = hashlib.sha256(src + repr((cc, flags, machine)).encode()).hexdigest()[:16]
+        tag = src + repr((os.environ.get("CC"), flags, machine)).encode()
+        key = f"{zlib.crc32(tag):08x}{zlib.adler32(tag):08x}"  # a cache key, not a security check
         out = os.path.join(_cache_dir(), f"kernels-{key}{'.dll' if sys.platform == 'win32' else '.so'}")
         if not os.path.exists(out):
             import subprocess
             import tempfile
 
+            cc = cc or _compiler()
+            if cc is None:
+                raise OSError("no C compiler (cc/gcc/clang) on PATH")
             os.makedirs(os.path.dirname(out), exist_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(out))
             os.close(fd)
