@@ -8,11 +8,10 @@ the block orders other frameworks use for the same weights (docs/weight-layouts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple  # records: a NamedTuple class costs ~0.2 ms to create, a frozen dataclass ~1.4
 
 
-@dataclass(frozen=True)
-class Gate:
+class Gate(NamedTuple):
     key: str  # symbol suffix: W_<key>, U_<key>, b_<key>
     role: str  # "input" | "forget" | "cell" | "output" | "update" | "reset" | "candidate"
     label: str  # words for people
@@ -20,8 +19,7 @@ class Gate:
     math: str = ""  # the textbook symbol, when it differs from var (c̃, h̃)
 
 
-@dataclass(frozen=True)
-class Array:
+class Array(NamedTuple):
     """One stored weight array of a layer, in get_weights() order."""
 
     name: str  # Keras variable name
@@ -30,12 +28,11 @@ class Array:
     shape: str  # the shape in words ("n" = number of gates)
 
 
-@dataclass(frozen=True)
-class CellLayout:
+class CellLayout(NamedTuple):
     gates: tuple[Gate, ...]
     states: tuple[str, ...]  # state names in Keras order (LSTM: h, c)
     # variant -> equation lines; {a} = activation, {ra} = recurrent_activation, [ + b_x] only with use_bias.
-    equations: dict = field(default_factory=dict, compare=False)
+    equations: dict
 
     @property
     def n_gates(self) -> int:
@@ -112,8 +109,7 @@ SIMPLE_RNN = CellLayout(
 CELLS = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SIMPLE_RNN}
 
 
-@dataclass(frozen=True)
-class ForeignLayout:
+class ForeignLayout(NamedTuple):
     """How another framework or an older Keras stores the same cell: its gate blocks, by our gate keys."""
 
     source: str
