@@ -212,21 +212,21 @@ class Model:
                              f"got {len(xs)}")
         out = []
         for name, a in zip(self.input_names, xs):
-            layer = self.get_layer(name)
-            want = layer.batch_shape
-            expected = "(" + ", ".join("batch" if i == 0 else str(d) for i, d in enumerate(want)) + ")"
+            want = self.get_layer(name).batch_shape
             try:
                 a = np.asarray(a)
             except (ValueError, TypeError) as exc:
-                raise InputError(f"predict: input {name!r} is not an array ({exc}); expected {expected}") from None
+                raise InputError(f"predict: input {name!r} is not an array ({exc}); "
+                                 f"expected {_shape_words(want)}") from None
             if a.dtype.kind not in "biuf":
-                raise InputError(f"predict: input {name!r} has dtype {a.dtype}; expected numbers shaped {expected}")
+                raise InputError(f"predict: input {name!r} has dtype {a.dtype}; "
+                                 f"expected numbers shaped {_shape_words(want)}")
             if a.ndim != len(want) or any(w is not None and w != d for w, d in zip(want[1:], a.shape[1:])):
-                raise InputError(f"predict: input {name!r} has shape {a.shape}; expected {expected}")
+                raise InputError(f"predict: input {name!r} has shape {a.shape}; expected {_shape_words(want)}")
             if want[0] is not None and self.stateful and a.shape[0] != want[0]:
                 raise InputError(f"predict: stateful model needs batch {want[0]}, got {a.shape[0]}")
             if a.shape[0] == 0:
-                raise InputError(f"predict: input {name!r} is empty; expected {expected}")
+                raise InputError(f"predict: input {name!r} is empty; expected {_shape_words(want)}")
             out.append(np.ascontiguousarray(a, dtype=np.float32))
         return out
 
@@ -294,3 +294,8 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<kerasless.Model {self.name!r}: {len(self.layers)} layers from {self.source}>"
+
+
+def _shape_words(shape) -> str:
+    """(None, 40, 60) -> '(batch, 40, 60)', for error messages (built only when one is raised)."""
+    return "(" + ", ".join("batch" if i == 0 else str(d) for i, d in enumerate(shape)) + ")"

@@ -167,14 +167,21 @@ class RecurrentLayer(Layer):
         return xp
 
     def initial_state(self, batch: int) -> tuple:
-        if self.stateful and self.state is not None:
-            if self.state[0].shape[0] != batch:
-                raise InputError(
-                    f"{self.where()}: stateful layer was last called with batch {self.state[0].shape[0]}, "
-                    f"now {batch}; call reset_states() to change batch size"
-                )
-            return self.state
-        return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
+        """The states a call starts from: the carried ones (stateful), else zeros."""
+        carried = self._carried(batch)
+        return carried if carried is not None else tuple(np.zeros((batch, self.units), np.float32)
+                                                         for _ in self.LAYOUT.states)
+
+    def _carried(self, batch: int):
+        """The stateful layer's carried states, or None (start from zeros)."""
+        if not self.stateful or self.state is None:
+            return None
+        if self.state[0].shape[0] != batch:
+            raise InputError(
+                f"{self.where()}: stateful layer was last called with batch {self.state[0].shape[0]}, "
+                f"now {batch}; call reset_states() to change batch size"
+            )
+        return self.state
 
     def call(self, x, mask=None, record=None, initial_state=None):
         if isinstance(x, list):  # tf_keras passes initial states as extra inputs: [x, *states]
@@ -185,12 +192,14 @@ class RecurrentLayer(Layer):
             if len(initial_state) != len(self.LAYOUT.states):
                 raise InputError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
                                  f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
-        states = initial_state if initial_state is not None else self.initial_state(x.shape[0])
+        states = initial_state if initial_state is not None else self._carried(x.shape[0])  # None: zeros
         opts = {"go_backwards": self.go_backwards, "return_sequences": self.return_sequences,
                 "zero_output_for_mask": self.zero_output_for_mask, "record": record}
         out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
-        y, states = out if out is not None else run(type(self).step, self.params, self.project(x), states, mask,
-                                                     **opts)
+        if out is None:
+            states = states if states is not None else self.initial_state(x.shape[0])
+            out = run(type(self).step, self.params, self.project(x), states, mask, **opts)
+        y, states = out
         if self.stateful:
             self.state = states
         return [y, *states] if self.return_state else y

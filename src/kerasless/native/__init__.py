@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 
-_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.c")  # no pathlib: cold start
+_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.c")  # os.path: no pathlib import
 _FLAGS = [["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"], ["-O3", "-fno-math-errno", "-fno-trapping-math"]]
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "hard_sigmoid_k2": 4, "relu": 5}
 DENSE_ACT_CODES = {**ACT_CODES, "softmax": 6}  # softmax over the last axis: Dense only
@@ -228,9 +228,9 @@ def _new_job(fast, projected: bool) -> Job:
 def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None,
             projected=False):
     """The whole loop in C. x: (batch, time, features) raw inputs (the kernel projects them step by step), or
-    with ``projected`` x·W + b (batch, time, G). Returns (output, final_states) like recurrent.run, or None when
-    the kernel is unavailable. With ``record`` the kernel keeps every gate and state, then replays them to
-    ``record(k, gates, states)``."""
+    with ``projected`` x·W + b (batch, time, G); states: the initial states, or None for zeros. Returns
+    (output, final_states) like recurrent.run, or None when the kernel is unavailable. With ``record`` the kernel
+    keeps every gate and state, then replays them to ``record(k, gates, states)``."""
     lib = library()
     if lib is None:
         return None
@@ -241,25 +241,32 @@ def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_f
     names = GATES[fast.kind]
     G = fast.U.shape[1] if fast.kind != "gru_v1" else 3 * u
     lstm, traced = fast.kind == "lstm", record is not None
-    # every output in one allocation, so one address: h, c, last, seq, then the trace's gates, h and c
-    sizes = [B * u, B * u * lstm, B * u, B * T * u * bool(return_sequences),
-             B * T * len(names) * u * traced, B * T * u * traced, B * T * u * (traced and lstm)]
-    buf = np.empty(sum(sizes), np.float32)
-    base, offsets = _ptr(buf), list(itertools.accumulate(sizes[:-1], initial=0))
-    h, c, last, seq, gseq, hseq, cseq = (buf[o:o + n] if n else None for o, n in zip(offsets, sizes))
-    h = h.reshape(B, u)
-    h[...] = states[0]
-    if lstm:
-        c = c.reshape(B, u)
-        c[...] = states[1]
-    last = last.reshape(B, u)
-    last.fill(0)
+    # every output in one allocation, so one address: h, c, last, then seq and the trace's gates, h and c
+    n, nseq = B * u, B * T * u
+    sizes = (nseq if return_sequences else 0, nseq * len(names) if traced else 0, nseq if traced else 0,
+             nseq if traced and lstm else 0)
+    buf = np.empty(3 * n + sum(sizes), np.float32)
+    base = _ptr(buf)
+    h, c, last = buf[:n].reshape(B, u), buf[n:2 * n].reshape(B, u), buf[2 * n:3 * n].reshape(B, u)
+    if states is None:  # zero initial states
+        buf[:3 * n].fill(0)
+    else:
+        h[...] = states[0]
+        if lstm:
+            c[...] = states[1]
+        last.fill(0)
     job = _new_job(fast, projected)
     job.B, job.T = B, T
     job.go_backwards, job.zero_out = bool(go_backwards), bool(zero_output_for_mask)
     job.x, job.xb, job.xt = _ptr(x), x.strides[0] // 4, x.strides[1] // 4
-    job.h, job.c, job.last, job.seq, job.gseq, job.hseq, job.cseq = (
-        base + 4 * o if n else None for o, n in zip(offsets, sizes))
+    job.h, job.c, job.last = base, base + 4 * n, base + 8 * n
+    extra, addresses, off = [], [], 3 * n
+    for size in sizes:  # seq, gseq, hseq, cseq
+        extra.append(buf[off:off + size].reshape(B, T, -1) if size else None)
+        addresses.append(base + 4 * off if size else None)
+        off += size
+    seq, gseq, hseq, cseq = extra
+    job.seq, job.gseq, job.hseq, job.cseq = addresses
     if mask is not None:
         m = np.ascontiguousarray(mask, np.bool_)
         job.mask, job.mb, job.mt = _ptr(m), m.strides[0], m.strides[1]
@@ -267,12 +274,10 @@ def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_f
         return None
     states = (h, c) if lstm else (h,)
     if traced:
-        gseq, hseq = (None if gseq is None else gseq.reshape(B, T, -1)), hseq.reshape(B, T, u)
-        cseq = None if cseq is None else cseq.reshape(B, T, u)
         for k in range(T):
-            gates = {n: gseq[:, k, j * u:(j + 1) * u] for j, n in enumerate(names)}
+            gates = {name: gseq[:, k, j * u:(j + 1) * u] for j, name in enumerate(names)}
             record(k, gates, (hseq[:, k],) if cseq is None else (hseq[:, k], cseq[:, k]))
-    return (seq.reshape(B, T, u) if return_sequences else last), states
+    return (seq if return_sequences else last), states
 
 
 class Stepper:
