@@ -2,8 +2,8 @@
 
 Each recurrent layer's setup() attaches ``params.fast`` (a :class:`FastCell`); the layer tries :func:`run_native`
 (raw inputs, C projects per step), run() tries :func:`run_fast`, and both fall back to the readable step loop when
-they return None (activations without a fast form, NumPy backend for cells
-without a fused loop). ``record`` (trace) is fed from the fast path's own numbers, so trace == predict bit for bit.
+they return None (activations without a fast form, NumPy backend for cells without a fused loop). ``record``
+(trace) is fed from the fast path's own numbers, so trace == predict bit for bit.
 Results agree with the step loop within ~1e-7 per step (tests/test_fastpath.py).
 
 NumPy trick: sigmoid(x) = tanh(x/2)/2 + 1/2, so with the sigmoid-gate columns of U (and of xp) pre-scaled by 1/2,
