@@ -149,7 +149,12 @@ print(json.dumps({{"wall_s": wall, "peak_rss_mb": rss, "shape": list(np.asarray(
 
 
 def cold_start(name: str, path: Path, repeats: int, env=None) -> dict:
+    """Median of ``repeats`` fresh processes, after one untimed run: every runtime starts from compiled bytecode
+    and a warm file cache (pip writes .pyc for installed packages; with PYTHONDONTWRITEBYTECODE set, a source tree
+    would instead be recompiled in every timed run)."""
     code = COLD_TEMPLATE.format(features=FEATURES, body=COLD[name].format(path=str(path)))
+    env = {k: v for k, v in (env or os.environ).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)  # warm-up, untimed
     runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -192,7 +192,7 @@ def test_damaged_zip_same_outcome_as_zipfile(tmp_path, monkeypatch, seed):
 
 
 # -- cold start ---------------------------------------------------------------------------------------------------
-HEAVY = ("h5py", "zipfile", "pathlib", "subprocess", "kerasless.explain", "kerasless.export")
+HEAVY = ("h5py", "zipfile", "pathlib", "subprocess", "dataclasses", "kerasless.explain", "kerasless.export")
 
 
 @pytest.mark.parametrize("path", [KERAS_FILE, H5_FILE], ids=["zip", "h5"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,14 +25,15 @@ def dtype_name(value) -> str | None:
     return value
 
 
-@dataclass
 class Context:
-    """What a layer needs to know about the file it came from."""
+    """What a layer needs to know about the file it came from. (A plain class: see io/spec.py.)"""
 
-    keras_major: int = 3
-    source: str = "<memory>"
-    build: object = None  # callable(LayerSpec) -> Layer, for wrappers that hold layers
-    layer_class: object = None  # callable(class_name, parent) -> Layer subclass
+    __slots__ = ("keras_major", "source", "build", "layer_class")
+
+    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None):
+        self.keras_major, self.source = keras_major, source
+        self.build = build  # callable(LayerSpec) -> Layer, for wrappers that hold layers
+        self.layer_class = layer_class  # callable(class_name, parent) -> Layer subclass
 
 
 class Layer:

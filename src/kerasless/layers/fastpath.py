@@ -12,8 +12,6 @@ one tanh over all gate columns plus one affine (gain, offset) gives every gate: 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .. import native
@@ -22,21 +20,19 @@ F = np.float32
 NATIVE_ACTS = ("linear", "tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_k2", "relu")
 
 
-@dataclass
 class FastCell:
-    kind: str  # lstm | gru (reset_after) | gru_v1 | simple
-    units: int
-    act: str
-    ract: str | None
-    U: np.ndarray  # (u, G) contiguous; gru_v1: U_zr (u, 2u)
-    U2: np.ndarray | None = None  # gru_v1: U_h (u, u)
-    rb: np.ndarray | None = None  # gru: recurrent bias (G,)
-    W: np.ndarray | None = None  # (features, G) input kernel: the native loop projects each step itself
-    bx: np.ndarray | None = None  # (G,) input bias
-    numpy_ok: bool = False  # a fused NumPy loop applies (sigmoid/tanh LSTM, reset_after GRU)
-    packed: dict | None = None  # the native kernel's panel layout of W, U, U2 and job templates (first use)
+    """A recurrent cell's arrays and activations as the fast paths want them (a plain class: see io/spec.py)."""
 
-    def __post_init__(self):
+    def __init__(self, kind: str, units: int, act: str, ract: str | None, U, U2=None, rb=None, W=None, bx=None):
+        self.kind = kind  # lstm | gru (reset_after) | gru_v1 | simple
+        self.units, self.act, self.ract = units, act, ract
+        self.U = U  # (u, G) contiguous; gru_v1: U_zr (u, 2u)
+        self.U2 = U2  # gru_v1: U_h (u, u)
+        self.rb = rb  # gru: recurrent bias (G,)
+        self.W = W  # (features, G) input kernel: the native loop projects each step itself
+        self.bx = bx  # (G,) input bias
+        self.numpy_ok = False  # a fused NumPy loop applies (sigmoid/tanh LSTM, reset_after GRU)
+        self.packed = None  # the native kernel's panel layout of W, U, U2 and job templates (first use)
         self.native_ok = self.act in NATIVE_ACTS and (self.ract is None or self.ract in NATIVE_ACTS)
         # one-hot rows may skip their zeros exactly only when 0*w == 0 for every weight
         self.sparse_ok = self.W is not None and bool(np.isfinite(self.W).all())
