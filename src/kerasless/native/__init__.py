@@ -238,6 +238,12 @@ def rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_f
     u = fast.units
     if x.dtype != np.float32 or x.strides[2] != 4:
         x = np.ascontiguousarray(x, np.float32)
+    if not projected and B < RB and 4 * np.count_nonzero(x) > x.size:
+        # one row block of dense rows: one product up front reads the input kernel once, not once per step
+        # (one-hot rows stay in the loop, where each costs one kernel row)
+        xp = dense(x, fast.W, fast.bx, "linear")
+        if xp is not None:
+            x, projected = xp, True
     names = GATES[fast.kind]
     G = fast.U.shape[1] if fast.kind != "gru_v1" else 3 * u
     lstm, traced = fast.kind == "lstm", record is not None
