@@ -1,7 +1,7 @@
 """Optional native backend: kernels.c compiled at first use with the system C compiler, loaded with ctypes.
 
 The shared library is cached under ``$KERASLESS_CACHE`` (default ``$XDG_CACHE_HOME/kerasless`` or
-``~/.cache/kerasless``), keyed by the source hash, compiler flags and machine. When no compiler is found or the
+``~/.cache/kerasless``), keyed by the source, compiler flags, ``$CC`` and machine. When no compiler is found or the
 build fails, :func:`available` is False and every caller falls back to NumPy silently (``reason()`` says why).
 
 Selection: ``KERASLESS_BACKEND=numpy|native|auto`` (default auto = native when it builds), or at run time
@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import ctypes
-import itertools
 import os
 import sys
 import weakref
