@@ -21,6 +21,11 @@ from .layers.wrappers import StackedRNNLayer
 PER_STEP = (InputLayer, MaskingLayer, NoOp, ActivationLayer, DenseLayer, EmbeddingLayer)
 
 
+def _one_step(layer):
+    """The layer that acts on one step: TimeDistributed is its inner layer here (one step has no time axis)."""
+    return layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+
+
 class _NumpyStepper:
     """One recurrent layer, one step at a time, in NumPy: the same projection and masked step predict uses.
     Same interface as kerasless.native.Stepper (which runs the step in C)."""
@@ -61,7 +66,6 @@ class Stream:
             if len(refs) != 1 or model._node_kwargs.get((layer.name, node)) or getattr(layer, "return_state", False):
                 raise UnsupportedOptionError(f"{layer.where()}: stream supports single-path graphs only (no merges, "
                                              "initial_state or return_state)")
-            inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
             if isinstance(layer, StackedRNNLayer):
                 raise UnsupportedOptionError(f"{layer.where()}: RNN(StackedRNNCells) cannot stream yet")
             if isinstance(layer, RecurrentLayer):
@@ -69,7 +73,7 @@ class Stream:
                     raise UnsupportedOptionError(f"{layer.where()}: go_backwards needs the whole sequence; "
                                                  "it cannot stream")
                 self._recurrent.append(layer)
-            elif not isinstance(inner, PER_STEP):
+            elif not isinstance(_one_step(layer), PER_STEP):
                 raise UnsupportedOptionError(f"{layer.where()}: needs the whole sequence; it cannot stream")
         if not self._recurrent:
             raise UnsupportedOptionError("stream: the model has no recurrent layer to carry state")
@@ -115,11 +119,10 @@ class Stream:
 
     def _per_step(self, layer, x_buffer=None):
         """What runs ``layer`` on one step: None for recurrent layers (their stepper), else an object with
-        ``call(x, mask)`` (TimeDistributed is its inner layer here: one step has no time axis). ``x_buffer``: the
-        stepper buffer the input arrives in (a native Dense reads it in place)."""
+        ``call(x, mask)``. ``x_buffer``: the stepper buffer the input arrives in (a native Dense reads it in place)."""
         if isinstance(layer, RecurrentLayer):
             return None
-        inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+        inner = _one_step(layer)
         if isinstance(inner, DenseLayer):  # native: product, bias and activation in one prepared C call
             return dense_stepper(inner.weights[0], inner.weights[1] if inner.use_bias else None, inner.activation,
                                  self.batch_size, x_buffer) or inner
@@ -130,7 +133,7 @@ class Stream:
         step skips the general bookkeeping; else None."""
         prev, chain = self._input, []
         for key, ref, layer, per_step in self._plan:
-            inner = layer.inner if isinstance(layer, TimeDistributedLayer) else layer
+            inner = _one_step(layer)
             if ref != prev or isinstance(inner, MaskingLayer) or getattr(inner, "mask_zero", False):
                 return None
             chain.append(self._steppers[layer.name].step if per_step is None else per_step.call)

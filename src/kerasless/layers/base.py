@@ -115,6 +115,14 @@ class Layer:
         """Raise ModelFileError when the incoming shape cannot work with the weights (called at load)."""
 
 
+def keep_masked(keep, y, new, prev, old, zero_output_for_mask=False):
+    """Keras's mask rule for one recurrent step, where ``keep`` (batch,) is False: every state keeps its old value
+    and the output repeats the previous one (zeros with zero_output_for_mask). Returns (y, new states)."""
+    keep = keep[:, None]  # (batch, 1)
+    y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
+    return y, tuple(np.where(keep, n, o) for n, o in zip(new, old))
+
+
 def matmul_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x (..., k) · w (k, n) -> (..., n) as ONE 2-D BLAS call (a stacked 3-D matmul is many small ones)."""
     return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[1])

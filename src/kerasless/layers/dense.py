@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..errors import InputError
 from . import activations
 from .activations import ACTIVATIONS
-from .fastpath import dense_fast
 from .base import Layer, anything, boolean, matmul_last, positive_int
+from .fastpath import dense_fast
 
 
 class DenseLayer(Layer):

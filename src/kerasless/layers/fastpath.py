@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import native
+from .base import keep_masked
 
 F = np.float32
 NATIVE_ACTS = ("linear", "tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_k2", "relu")
@@ -118,9 +119,7 @@ def fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask):
         h = np.tanh(c)
         h *= z[:, 3 * u:]
         if keep is not None and not keep.all():
-            kc = keep[:, None]
-            y = np.where(kc, h, F(0) if zero_output_for_mask else prev)
-            return y, (np.where(kc, h, states[0]), np.where(kc, c, states[1]))
+            return keep_masked(keep, h, (h, c), prev, states, zero_output_for_mask)
         return h, (h, c)
     return None
 
@@ -157,10 +156,7 @@ def _lstm_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_out
         else:
             cn = f * c + i * g
             hn = o * np.tanh(cn)
-            kc = keep[:, None]
-            y = np.where(kc, hn, F(0) if zero_output_for_mask else prev)
-            h = np.where(kc, hn, h)
-            c = np.where(kc, cn, c)
+            y, (h, c) = keep_masked(keep, hn, (hn, cn), prev, (h, c), zero_output_for_mask)
         if prev is not None:
             prev = y.copy() if y is h else y
         if outputs is not None:
@@ -208,9 +204,7 @@ def _gru_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_outp
             y = h
         else:
             hn = hh + z * (h - hh)
-            kc = keep[:, None]
-            y = np.where(kc, hn, F(0) if zero_output_for_mask else prev)
-            h = np.where(kc, hn, h)
+            y, (h,) = keep_masked(keep, hn, (hn,), prev, (h,), zero_output_for_mask)
         if prev is not None:
             prev = y.copy() if y is h else y
         if outputs is not None:

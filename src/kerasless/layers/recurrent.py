@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import InputError
 from . import activations
+from .base import Layer, anything, boolean, keep_masked, matmul_last, positive_int
 from .fastpath import dense_fast, fast_step, run_fast, run_native
-from .base import Layer, anything, boolean, matmul_last, positive_int
 from .layout import CellLayout
 
 
@@ -66,9 +66,7 @@ def masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mas
 def _masked_step(step, params, xp_t, states, prev, keep=None, zero_output_for_mask=False):
     y, new, gates = step(xp_t, states, params)
     if keep is not None and not keep.all():
-        keep = keep[:, None]  # (batch, 1)
-        y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
-        new = tuple(np.where(keep, n, s) for n, s in zip(new, states))
+        y, new = keep_masked(keep, y, new, prev, states, zero_output_for_mask)
     return y, new, gates
 
 
@@ -169,8 +167,10 @@ class RecurrentLayer(Layer):
     def initial_state(self, batch: int) -> tuple:
         """The states a call starts from: the carried ones (stateful), else zeros."""
         carried = self._carried(batch)
-        return carried if carried is not None else tuple(np.zeros((batch, self.units), np.float32)
-                                                         for _ in self.LAYOUT.states)
+        return carried if carried is not None else self._zeros(batch)
+
+    def _zeros(self, batch: int) -> tuple:
+        return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
 
     def _carried(self, batch: int):
         """The stateful layer's carried states, or None (start from zeros)."""
@@ -197,7 +197,7 @@ class RecurrentLayer(Layer):
                 "zero_output_for_mask": self.zero_output_for_mask, "record": record}
         out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
         if out is None:
-            states = states if states is not None else self.initial_state(x.shape[0])
+            states = states if states is not None else self._zeros(x.shape[0])
             out = run(type(self).step, self.params, self.project(x), states, mask, **opts)
         y, states = out
         if self.stateful:
