@@ -17,6 +17,10 @@ _NPZ = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_w
 W = {k: _NPZ[k] for k in _NPZ.files if k not in ('__test_x', '__test_y')}  # Keras layout, float32
 
 
+def linear(x):
+    return x
+
+
 def tanh(x):
     return np.tanh(x)
 
@@ -73,9 +77,7 @@ def lstm(x, W, U, b, activation, recurrent_activation, mask=None, go_backwards=F
         c' = f*c + i*g                  h' = o*activation(c')
     """
     u = U.shape[0]
-    xw = x @ W
-    if b is not None:
-        xw += b
+    xw = dense(x, W, b, linear)  # (batch, steps, gates*units): every step's input projection at once
 
     def cell(xw_t, states):
         h, c = states

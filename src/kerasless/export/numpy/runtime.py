@@ -195,9 +195,7 @@ def lstm(x, W, U, b, activation, recurrent_activation, mask=None, go_backwards=F
         c' = f*c + i*g                  h' = o*activation(c')
     """
     u = U.shape[0]
-    xw = x @ W
-    if b is not None:
-        xw += b
+    xw = dense(x, W, b, linear)  # (batch, steps, gates*units): every step's input projection at once
 
     def cell(xw_t, states):
         h, c = states
@@ -226,9 +224,7 @@ def gru(x, W, U, b, br, activation, recurrent_activation, reset_after, mask=None
         h' = z*h + (1-z)*hh
     """
     u = U.shape[0]
-    xw = x @ W
-    if b is not None:
-        xw += b
+    xw = dense(x, W, b, linear)  # (batch, steps, gates*units): every step's input projection at once
 
     def cell(xw_t, states):
         (h,) = states
@@ -255,9 +251,7 @@ def simple_rnn(x, W, U, b, activation, mask=None, go_backwards=False, return_seq
                zero_output_for_mask=False, initial_state=None):
     """Keras SimpleRNN. W: (in, u), U: (u, u), b: (u,) or None.   h' = activation(x_t·W + b + h·U)"""
     u = U.shape[0]
-    xw = x @ W
-    if b is not None:
-        xw += b
+    xw = dense(x, W, b, linear)  # (batch, steps, gates*units): every step's input projection at once
 
     def cell(xw_t, states):
         (h,) = states
