@@ -22,6 +22,18 @@ def assert_close(actual, expected, tol: float = TOL, label: str = "") -> float:
     return diff
 
 
+def flatten(value) -> list:
+    """Nested lists/tuples of arrays -> the flat list of arrays, in order."""
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in flatten(v)]
+    return [value]
+
+
+def structure(value):
+    """The nesting of an output: None for an array, a list of nestings for a list/tuple."""
+    return [structure(v) for v in value] if isinstance(value, (list, tuple)) else None
+
+
 def assert_matches_keras(keras_model, x, tmp_path, label: str = "", tol: float = TOL) -> None:
     """Save a live Keras model in every format its writer has, load each with kerasless (and convert the live
     model with from_keras), and compare with keras predict. ``x`` may be a tuple of consecutive inputs for a
@@ -39,20 +51,11 @@ def assert_matches_keras(keras_model, x, tmp_path, label: str = "", tol: float =
         expected = keras_model.predict(xi, verbose=0)
         if isinstance(expected, dict):
             expected = [expected[n] for n in keras_model.output_names]
-        if isinstance(expected, (list, tuple)):  # nested (StackedRNNCells states) -> flat, like the config
-            flat, todo = [], list(expected)
-            while todo:
-                e = todo.pop(0)
-                if isinstance(e, (list, tuple)):
-                    todo[:0] = list(e)
-                else:
-                    flat.append(e)
-            expected = flat
         for kind, model in candidates.items():
             got = model.predict(xi)
-            if isinstance(expected, (list, tuple)):
-                assert isinstance(got, list) and len(got) == len(expected), f"{label}[{kind}]: output count"
-                for j, (g, e) in enumerate(zip(got, expected)):
+            if isinstance(expected, (list, tuple)):  # Keras's nesting (StackedRNNCells states), then each array
+                assert structure(got) == structure(expected), f"{label}[{kind}]: output structure {structure(got)}"
+                for j, (g, e) in enumerate(zip(flatten(got), flatten(expected))):
                     assert_close(g, e, tol, f"{label}[{kind}]#{i}/out{j}")
             else:
                 assert_close(got, expected, tol, f"{label}[{kind}]#{i}")

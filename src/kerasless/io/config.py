@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import json
+
 from ..errors import ModelFileError, UnsafeModelError
 from .spec import LayerSpec, ModelSpec
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 # Classes whose config holds serialized Python code or names code we would have to import.
 CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+MAX_JSON_DEPTH = 100  # real Keras configs nest ~20 deep (models in wrappers in models); every walker recurses
+
+
+def load_json(data, source: str, what: str, kind: type = dict):
+    """Parse JSON text from a model file: a typed error for bad text, nesting deeper than MAX_JSON_DEPTH or a
+    top-level value that is not ``kind``."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelFileError(f"{source}: {what} is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+    stack = [(value, 1)]
+    while stack:  # iterative: a deep file must not exhaust the interpreter's stack here either
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ModelFileError(f"{source}: {what} nests deeper than {MAX_JSON_DEPTH} levels")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    if not isinstance(value, kind):
+        raise ModelFileError(f"{source}: {what} should be a JSON {'object' if kind is dict else kind.__name__}, "
+                             f"got {type(value).__name__}")
+    return value
+
+
+def _name(value, source: str, what: str = "model name") -> str:
+    if not isinstance(value, str):
+        raise ModelFileError(f"{source}: the {what} should be a string, got {str(value)[:60]}")
+    return value
 
 
 def parse_model_config(config: dict, source: str, keras_version: str = "3") -> ModelSpec:
@@ -17,6 +46,9 @@ def parse_model_config(config: dict, source: str, keras_version: str = "3") -> M
     check_safe(config, source)
     cls = config["class_name"]
     body = config.get("config", {})
+    if not isinstance(cls, str) or not isinstance(body, (dict, list)):
+        raise ModelFileError(f"{source}: model config should be {{'class_name': str, 'config': object}}, got "
+                             f"class_name {str(cls)[:40]} and a config of type {type(body).__name__}")
     if cls == "Sequential":
         return _sequential(body, source, keras_version)
     if cls in ("Functional", "Model"):
@@ -65,19 +97,24 @@ def _layer_list(body, source) -> list[dict]:
     layers = body if isinstance(body, list) else body.get("layers")  # Keras 2.0 wrote a bare list
     if not isinstance(layers, list):
         raise ModelFileError(f"{source}: model config has no 'layers' list")
+    for layer in layers:
+        if (not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str)
+                or not isinstance(layer.get("config", {}), (dict, type(None)))):
+            raise ModelFileError(f"{source}: a layer entry should be {{'class_name': str, 'config': object}}, got "
+                                 f"{str(layer)[:80]}")
     return layers
 
 
 def _sequential(body, source, keras_version) -> ModelSpec:
     layers = _layer_list(body, source)
-    name = body.get("name", "sequential") if isinstance(body, dict) else "sequential"
+    name = _name(body.get("name", "sequential"), source) if isinstance(body, dict) else "sequential"
     specs: list[LayerSpec] = []
     first = layers[0] if layers else None
     if first is None:
         raise ModelFileError(f"{source}: Sequential model has no layers")
     if first.get("class_name") != "InputLayer":
         # Keras 2 put the input shape on the first layer (batch_input_shape); make the InputLayer explicit.
-        cfg = first.get("config", {})
+        cfg = first.get("config") or {}
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
         if shape is None and cfg.get("input_shape") is not None:
             shape = [None, *cfg["input_shape"]]
@@ -92,10 +129,8 @@ def _sequential(body, source, keras_version) -> ModelSpec:
 
 
 def _layer_spec(layer: dict, source: str) -> LayerSpec:
-    if not isinstance(layer, dict) or "class_name" not in layer:
-        raise ModelFileError(f"{source}: malformed layer entry in model config: {str(layer)[:80]}")
     cfg = dict(layer.get("config") or {})
-    name = layer.get("name") or cfg.get("name") or layer["class_name"].lower()
+    name = _name(layer.get("name") or cfg.get("name") or layer["class_name"].lower(), source, "layer name")
     cfg.setdefault("name", name)
     if "build_config" in layer:
         cfg["_build_config"] = layer["build_config"]
@@ -104,30 +139,40 @@ def _layer_spec(layer: dict, source: str) -> LayerSpec:
 
 def _tensor_ref(ref, source) -> tuple[str, int, int]:
     if isinstance(ref, dict):  # Keras 3: {"class_name": "__keras_tensor__", "config": {"keras_history": [...]}}
-        ref = ref.get("config", {}).get("keras_history")
-    if not isinstance(ref, (list, tuple)) or len(ref) < 3:
-        raise ModelFileError(f"{source}: cannot read a tensor reference {str(ref)[:80]}")
-    return (str(ref[0]), int(ref[1]), int(ref[2]))
+        cfg = ref.get("config")
+        ref = cfg.get("keras_history") if isinstance(cfg, dict) else None
+    if (not isinstance(ref, (list, tuple)) or len(ref) < 3 or not isinstance(ref[0], str)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ref[1:3])):
+        raise ModelFileError(f"{source}: a tensor reference should be [layer name, node index, tensor index], "
+                             f"got {str(ref)[:80]}")
+    return (ref[0], ref[1], ref[2])
 
 
 def _node_inputs(node, source) -> tuple[list[tuple[str, int, int]], dict]:
     """One call of a layer -> (positional tensor refs, flattened; keyword arguments with tensors as refs)."""
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
         refs, const = [], []
-        for pos, arg in enumerate(node.get("args", [])):
+        args, kw = node.get("args", []), node.get("kwargs") or {}
+        if not isinstance(args, list) or not isinstance(kw, dict):
+            raise ModelFileError(f"{source}: a layer call should be {{'args': list, 'kwargs': object}}, got "
+                                 f"{str(node)[:80]}")
+        for pos, arg in enumerate(args):
             if isinstance(arg, (int, float)) and not isinstance(arg, bool):  # ops layers: NotEqual(x, 0.0)
                 const.append((pos, arg))
                 continue
             items = arg if isinstance(arg, list) else [arg]
             refs.extend(_tensor_ref(a, source) for a in items)
-        kwargs = {k: _kwarg_value(v, source, keras3=True) for k, v in (node.get("kwargs") or {}).items()}
+        kwargs = {k: _kwarg_value(v, source, keras3=True) for k, v in kw.items()}
         if const:
             kwargs["__const__"] = const
         return refs, kwargs
     # Keras 2: [[layer, node, tensor, kwargs], ...]; tf_keras passes RNN initial states as extra entries
     refs, kwargs = [], {}
     for entry in node:
-        if len(entry) > 3 and entry[3]:
+        if isinstance(entry, list) and len(entry) > 3 and entry[3]:
+            if not isinstance(entry[3], dict):
+                raise ModelFileError(f"{source}: a layer call's keyword arguments should be an object, got "
+                                     f"{str(entry[3])[:80]}")
             kwargs.update({k: _kwarg_value(v, source, keras3=False) for k, v in entry[3].items()})
         refs.append(_tensor_ref(entry, source))
     return refs, kwargs
@@ -161,34 +206,52 @@ def _holds_tensor(value) -> bool:
     return False
 
 
-def _refs(value, source) -> list[tuple[str, int, int]]:
-    """input_layers / output_layers: one [name, node, tensor], or a (possibly nested) list of them -> flat list."""
-    if value and isinstance(value[0], str):  # a single [name, node, tensor]
-        return [_tensor_ref(value, source)]
-    out = []
-    for v in value:
-        out.extend(_refs(v, source) if isinstance(v, list) and v and isinstance(v[0], list) else
-                   [_tensor_ref(v, source)])
-    return out
+def _refs(value, source) -> tuple[list[tuple[str, int, int]], list | int]:
+    """input_layers / output_layers: one [name, node, tensor], or a (possibly nested) list of them -> (flat list of
+    refs, the same nesting with indices into that list: 0 for a single ref)."""
+    flat: list = []
+
+    def walk(v, depth):
+        if depth > 16 or not isinstance(v, list):
+            raise ModelFileError(f"{source}: input_layers/output_layers should be nested lists of "
+                                 f"[layer name, node index, tensor index], got {str(v)[:80]}")
+        if v and isinstance(v[0], str):  # a single [name, node, tensor]
+            flat.append(_tensor_ref(v, source))
+            return len(flat) - 1
+        return [walk(e, depth + 1) for e in v]
+
+    return flat, walk(value, 0)
+
+
+def _structure(template):
+    """Keras's output nesting, or None when predict returns one array or a flat list."""
+    if isinstance(template, int) or all(isinstance(t, int) for t in template):
+        return None
+    return template
 
 
 def _functional(body, source, keras_version) -> ModelSpec:
     specs = []
     for layer in _layer_list(body, source):
         spec = _layer_spec(layer, source)
-        nodes = [_node_inputs(node, source) for node in layer.get("inbound_nodes", [])]
+        inbound = layer.get("inbound_nodes", [])
+        if not isinstance(inbound, list) or not all(isinstance(n, (list, dict)) for n in inbound):
+            raise ModelFileError(f"{source}: layer {spec.name!r}: inbound_nodes should be a list of calls, got "
+                                 f"{str(inbound)[:80]}")
+        nodes = [_node_inputs(node, source) for node in inbound]
         spec.inbound = [refs for refs, _ in nodes]
         spec.call_kwargs = [kwargs for _, kwargs in nodes]
         specs.append(spec)
     if not str(keras_version).startswith("3"):
         _tfk_nested_node_offsets(specs)
-    inputs = _refs(body.get("input_layers", []), source)
-    outputs = _refs(body.get("output_layers", []), source)
+    inputs, _ = _refs(body.get("input_layers", []), source)
+    outputs, template = _refs(body.get("output_layers", []), source)
     if not str(keras_version).startswith("3"):
         inputs, outputs = (_shift_nested(refs, specs) for refs in (inputs, outputs))
     if not inputs or not outputs:
         raise ModelFileError(f"{source}: functional model config lacks input_layers/output_layers")
-    return ModelSpec(body.get("name", "model"), specs, inputs, outputs, keras_version, source)
+    return ModelSpec(_name(body.get("name", "model"), source), specs, inputs, outputs, keras_version, source,
+                     output_structure=_structure(template))
 
 
 def _skips_first_node(spec: LayerSpec) -> bool:

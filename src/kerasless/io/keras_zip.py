@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ModelFileError
 from . import hdf5
-from .config import parse_model_config
+from .config import load_json, parse_model_config
 from .spec import LayerSpec, ModelSpec
 
 # Sub-objects holding a layer's weights, in get_weights() order; absent keys mean "own vars only".
@@ -61,8 +61,8 @@ def _contents(names: set, read, path: str) -> tuple[dict, dict, dict, dict]:
     """config, metadata, assets and weights of an archive, given its member names and read(name) -> bytes."""
     if "config.json" not in names:
         raise ModelFileError(f"{path}: .keras archive has no config.json")
-    config = json.loads(read("config.json"))
-    meta = json.loads(read("metadata.json")) if "metadata.json" in names else {}
+    config = load_json(read("config.json"), path, "config.json")
+    meta = load_json(read("metadata.json"), path, "metadata.json") if "metadata.json" in names else {}
     assets = {n[len("assets/"):]: read(n) for n in names if n.startswith("assets/") and not n.endswith("/")}
     if "model.weights.h5" in names:
         weights = _read_h5_vars(read("model.weights.h5"), path)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ModelFileError
 from . import hdf5
-from .config import parse_model_config
+from .config import load_json, parse_model_config
 from .spec import ModelSpec
 
 
@@ -52,7 +52,7 @@ def _read(f, path: str):
     if "model_config" not in f.attrs:
         hint = " (a weights-only file: save the whole model)" if "layer_names" in f.attrs else ""
         raise ModelFileError(f"{path}: HDF5 file has no 'model_config' attribute{hint}")
-    config = json.loads(_text(f.attrs["model_config"]))
+    config = load_json(_text(f.attrs["model_config"]), path, "the model_config attribute")
     version = _text(f.attrs.get("keras_version", "2"))
     spec = parse_model_config(config, path, version)
     group = f["model_weights"] if "model_weights" in f else f

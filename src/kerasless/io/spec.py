@@ -24,15 +24,19 @@ class LayerSpec:
 
 
 class ModelSpec:
-    __slots__ = ("name", "layers", "inputs", "outputs", "keras_version", "source", "assets")
+    __slots__ = ("name", "layers", "inputs", "outputs", "keras_version", "source", "assets", "output_structure")
 
     def __init__(self, name: str, layers: list[LayerSpec], inputs: list[tuple[str, int, int]],
                  outputs: list[tuple[str, int, int]], keras_version: str = "3", source: str = "<memory>",
-                 assets: dict[str, bytes] | None = None):
+                 assets=None, output_structure=None):
         self.name, self.layers, self.inputs, self.outputs = name, layers, inputs, outputs
         self.keras_version, self.source = keras_version, source
-        # Extra files the reader found (e.g. a vocabulary from a .keras zip's assets/).
-        self.assets: dict[str, bytes] = assets if assets is not None else {}
+        # Keras's nesting of the outputs when it is not a flat list: nested lists of indices into ``outputs``
+        # (``[0, [1, 2], 3]`` for RNN(StackedRNNCells, return_state=True)); None for one output or a flat list.
+        self.output_structure = output_structure
+        # Extra files the reader found (e.g. a vocabulary from a .keras zip's assets/): name -> bytes, a mapping
+        # that may read each entry only when it is looked up.
+        self.assets = assets if assets is not None else {}
 
     def __repr__(self) -> str:
         return f"ModelSpec({self.name!r}, {len(self.layers)} layers, Keras {self.keras_version}, {self.source!r})"
@@ -43,9 +47,3 @@ class ModelSpec:
             return int(str(self.keras_version).split(".")[0])
         except ValueError:
             return 3
-
-    def layer(self, name: str) -> LayerSpec:
-        for spec in self.layers:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import UnsupportedLayerError
+from ..errors import KeraslessError, ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Context, Layer
 from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer
@@ -104,7 +104,15 @@ def build_layer(spec: LayerSpec, ctx: Context) -> Layer:
     child = Context(ctx.keras_major, ctx.source)
     child.build = lambda s: build_layer(s, child)
     child.layer_class = lambda name, parent: layer_class(name, f"{parent.where()}: inner ")
-    return layer_class(spec.class_name, f"{ctx.source}: layer {spec.name!r}: ")(spec, child)
+    cls = layer_class(spec.class_name, f"{ctx.source}: layer {spec.name!r}: ")
+    try:
+        return cls(spec, child)
+    except KeraslessError:
+        raise
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # A config value of the wrong type or a missing key that no explicit check named: still the file's fault.
+        raise ModelFileError(f"{ctx.source}: layer {spec.name!r} ({spec.class_name}): malformed config or weights "
+                             f"({type(exc).__name__}: {str(exc)[:160]})") from exc
 
 
 def supported_table() -> str:

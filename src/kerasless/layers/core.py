@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from . import activations
 from .activations import ACTIVATIONS
-from .base import Layer, anything, positive_int
+from .base import Layer, anything, dtype_name, positive_int
 
 
 class InputLayer(Layer):
@@ -22,7 +22,23 @@ class InputLayer(Layer):
         shape = self.config.get("batch_shape") or self.config.get("batch_input_shape")
         if shape is None:
             raise InputError(f"{self.where()}: input layer does not record its shape")
+        if not isinstance(shape, list) or not all(d is None or (isinstance(d, int) and d >= 0) for d in shape):
+            raise ModelFileError(f"{self.where()}: batch_shape should be a list of sizes (or null), got "
+                                 f"{str(shape)[:80]}")
         self.batch_shape = tuple(shape)
+        dtype = dtype_name(self.config.get("dtype"))
+        # Keras converts an input to the InputLayer's dtype first: float token ids given to an int32 input are
+        # truncated toward zero (1.7 -> 1) before Embedding and masking see them.
+        self.int_dtype = np.dtype(dtype) if dtype not in (None, "float32", "float64") else None
+
+    def cast(self, x: np.ndarray) -> np.ndarray:
+        """An input as the model computes with it: float32, after Keras's cast to an integer input dtype."""
+        if self.int_dtype is not None and x.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):  # NaN/inf ids: an undefined integer, as the C cast TF uses
+                x = np.trunc(x)
+                if self.int_dtype == np.bool_:
+                    x = x != 0
+        return np.ascontiguousarray(x, dtype=np.float32)
 
     def call(self, x, mask=None):
         return x
