@@ -14,6 +14,7 @@ import pytest
 
 import kerasless
 from kerasless.io import hdf5, keras_zip, legacy_h5
+from kerasless.io.limits import Limits
 
 FIX = Path(__file__).parent / "fixtures"
 KERAS_FILES = sorted(FIX.rglob("*.keras"))
@@ -85,11 +86,13 @@ def test_legacy_h5_same_as_h5py(path):
 
 @pytest.mark.parametrize("path", KERAS_FILES, ids=_ids(KERAS_FILES))
 def test_zip_members_same_as_zipfile(path):
+    data = path.read_bytes()
     with zipfile.ZipFile(path) as zf:
-        assert keras_zip._stored_members(path.read_bytes()) == {n: zf.read(n) for n in zf.namelist()}
+        members = keras_zip._stored_members(data)
+        assert {n: data[s:s + z] for n, (s, z) in members.items()} == {n: zf.read(n) for n in zf.namelist()}
 
 
-# -- fallbacks: outside the subset -> h5py / zipfile, same results -----------------------------------------------
+# -- fallbacks: outside the subset -> h5py (isolated in a child process) / zipfile, same results -----------------------------------------------
 def _rewrite_weights(src: bytes, **create) -> bytes:
     """The same HDF5 tree re-written with h5py dataset options (e.g. gzip chunks) or file options (libver)."""
     out = io.BytesIO()
@@ -125,7 +128,7 @@ def test_zipped_weights_fall_back_to_h5py(tmp_path, options):
     blob = _rewrite_weights(_weights_blob(KERAS_FILE), **options)
     with pytest.raises(hdf5.Unsupported):
         hdf5.read(blob)
-    assert {k: v.tobytes() for k, v in keras_zip._read_h5_vars(blob, "x").items()} == \
+    assert {k: v.tobytes() for k, v in hdf5.datasets(legacy_h5.root_group(blob, "x", Limits())).items()} == \
         {k: v.tobytes() for k, v in hdf5.datasets(hdf5.read(_weights_blob(KERAS_FILE))).items()}
     expected = kerasless.load(KERAS_FILE).predict(_x(KERAS_FILE))
     np.testing.assert_array_equal(kerasless.load(_rezip(tmp_path, blob)).predict(_x(KERAS_FILE)), expected)
@@ -146,7 +149,7 @@ def test_legacy_h5_falls_back_to_h5py(tmp_path):
     np.testing.assert_array_equal(kerasless.load(path).predict(_x(H5_FILE)), kerasless.load(H5_FILE).predict(_x(H5_FILE)))
 
 
-# -- damaged files: the pure readers never hang or crash; the outcome is exactly h5py's ----------------------------
+# -- damaged files: the pure readers never hang or crash; the outcome is exactly (isolated) h5py's ----------------------------
 def _outcome(path: Path):
     try:
         model = kerasless.load(path)
@@ -165,7 +168,7 @@ def _damaged(blob: bytes, seed: int) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", range(30))
 def test_damaged_zipped_weights_same_outcome_as_h5py(tmp_path, monkeypatch, seed):
     path = _rezip(tmp_path, _damaged(_weights_blob(KERAS_FILE), seed))
     pure = _outcome(path)
@@ -173,12 +176,12 @@ def test_damaged_zipped_weights_same_outcome_as_h5py(tmp_path, monkeypatch, seed
     assert pure == _outcome(path)
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(30))
 def test_damaged_legacy_h5_same_outcome_as_h5py(tmp_path, monkeypatch, seed):
     path = tmp_path / "damaged.h5"
     path.write_bytes(_damaged(H5_FILE.read_bytes(), seed))
     pure = _outcome(path)
-    monkeypatch.setattr(legacy_h5, "_pure_root", lambda path: None)
+    monkeypatch.setattr(hdf5, "read", lambda blob: (_ for _ in ()).throw(hdf5.Unsupported("off")))
     assert pure == _outcome(path)
 
 

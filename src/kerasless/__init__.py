@@ -21,17 +21,22 @@ __all__ = [
 ]
 
 
-def load(path) -> Model:
-    """Load a Keras model file without TensorFlow.
+def load(path, max_bytes: int | None = None) -> Model:
+    """Load a Keras model file without TensorFlow. The file is untrusted: nothing in it is executed, nothing outside
+    it is read, and every declared size is checked before anything is allocated (docs/security.md).
 
     Args:
         path: a ``.keras`` file (Keras 3) or a legacy ``.h5`` file (Keras 3, tf.keras 2.x or Keras 2 writer).
+        max_bytes: the most the file may make kerasless read, inflate or allocate at once (default
+            ``KERASLESS_MAX_BYTES`` or 2 GiB); raise it for genuinely huge models.
     Returns:
-        a :class:`Model`; nothing from the file is executed.
+        a :class:`Model`.
+    Raises:
+        ModelFileError, UnsafeModelError, UnsupportedLayerError, UnsupportedOptionError (all KeraslessError).
     Example:
         >>> model = kerasless.load("char_lstm.keras"); model.summary()
     """
-    return Model(read_file(path))
+    return Model(read_file(path, max_bytes))
 
 
 def from_keras(keras_model) -> Model:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
-import json
+import math
 import re
 import struct
 import zlib
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..errors import ModelFileError
 from . import hdf5
 from .config import load_json, parse_model_config
+from .legacy_h5 import read_bounded, root_group
+from .limits import Limits
 from .spec import LayerSpec, ModelSpec
 
 # Sub-objects holding a layer's weights, in get_weights() order; absent keys mean "own vars only".
@@ -35,47 +38,106 @@ def snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def read_keras_zip(path: str) -> ModelSpec:
-    try:
-        with open(path, "rb") as f:
-            members = _stored_members(f.read())
-        if members is not None:
-            config, meta, assets, weights = _contents(set(members), members.__getitem__, path)
-        else:
-            import zipfile  # lazy: only archives _stored_members leaves to it pay for its import (~15 ms)
-
-            try:
-                zf = zipfile.ZipFile(path)
-                config, meta, assets, weights = _contents(set(zf.namelist()), zf.read, path)
-            except zipfile.BadZipFile as exc:
-                raise ModelFileError(f"{path}: not a readable .keras archive ({type(exc).__name__}: {exc})") from None
-    except (EOFError, OSError, KeyError, json.JSONDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: not a readable .keras archive ({type(exc).__name__}: {exc})") from None
-    spec = parse_model_config(config, path, str(meta.get("keras_version", "3")))
-    spec.assets = assets
+def read_keras_zip(path: str, limits: Limits | None = None) -> ModelSpec:
+    """A ``.keras`` archive -> ModelSpec. Reads config.json, metadata.json and the weights; assets/ stay in the
+    file until something looks one up (a vocabulary)."""
+    limits = limits or Limits()
+    archive = Archive(read_bounded(path, limits), path, limits)
+    names = archive.names
+    if "config.json" not in names:
+        raise ModelFileError(f"{path}: .keras archive has no config.json")
+    config = load_json(archive.read("config.json"), path, "config.json")
+    meta = load_json(archive.read("metadata.json"), path, "metadata.json") if "metadata.json" in names else {}
+    if "model.weights.h5" in names:
+        weights = hdf5.datasets(root_group(archive.read("model.weights.h5"), f"{path}: model.weights.h5", limits))
+    elif "model.weights.npz" in names:
+        weights = _read_npz_vars(archive.read("model.weights.npz"), f"{path}: model.weights.npz", limits)
+    else:
+        raise ModelFileError(f"{path}: .keras archive has no model.weights.h5 (sharded weights are not supported)")
+    version = meta.get("keras_version", "3")
+    spec = parse_model_config(config, path, version if isinstance(version, str) else "3")
+    spec.assets = Assets(path, sorted(n[len("assets/"):] for n in names if n.startswith("assets/")
+                                      and not n.endswith("/")), limits)
     _attach(spec, weights, path)
     return spec
 
 
-def _contents(names: set, read, path: str) -> tuple[dict, dict, dict, dict]:
-    """config, metadata, assets and weights of an archive, given its member names and read(name) -> bytes."""
-    if "config.json" not in names:
-        raise ModelFileError(f"{path}: .keras archive has no config.json")
-    config = load_json(read("config.json"), path, "config.json")
-    meta = load_json(read("metadata.json"), path, "metadata.json") if "metadata.json" in names else {}
-    assets = {n[len("assets/"):]: read(n) for n in names if n.startswith("assets/") and not n.endswith("/")}
-    if "model.weights.h5" in names:
-        weights = _read_h5_vars(read("model.weights.h5"), path)
-    elif "model.weights.npz" in names:
-        weights = _read_npz_vars(read("model.weights.npz"))
-    else:
-        raise ModelFileError(f"{path}: .keras archive has no model.weights.h5 (sharded weights are not supported)")
-    return config, meta, assets, weights
+class Assets(Mapping):
+    """The archive's assets/ entries by name, each read from the file only when looked up."""
+
+    def __init__(self, path: str, names: list[str], limits: Limits):
+        self.path, self._names, self.limits = path, names, limits
+
+    def __getitem__(self, name: str) -> bytes:
+        if name not in self._names:
+            raise KeyError(name)
+        return Archive(read_bounded(self.path, self.limits), self.path, self.limits).read(f"assets/{name}")
+
+    def __contains__(self, name) -> bool:
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
-def _stored_members(data: bytes) -> dict[str, bytes] | None:
-    """name -> bytes of a zip as Keras writes it (stored, no zip64, no encryption), read without the zipfile
-    import; None for any other or damaged archive (zipfile then reads it, or raises as before)."""
+class Archive:
+    """A zip image's entries: names, and read(name) with every declared size checked before it is inflated."""
+
+    def __init__(self, image: bytes, source: str, limits: Limits):
+        self.image, self.source, self.limits = image, source, limits
+        self.stored = _stored_members(image)  # name -> (offset, size): the common case, without zipfile
+        if self.stored is not None:
+            self.names = set(self.stored)
+            return
+        import zipfile  # lazy: only archives _stored_members leaves to it pay for its import (~15 ms)
+
+        try:
+            self.zip = zipfile.ZipFile(io.BytesIO(image))
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
+            raise ModelFileError(f"{source}: not a readable zip archive ({type(exc).__name__}: {exc})") from None
+        self.infos = {i.filename: i for i in infos}
+        if len(self.infos) != len(infos):
+            dup = sorted({i.filename for i in infos if sum(j.filename == i.filename for j in infos) > 1})
+            raise ModelFileError(f"{source}: the archive holds several entries named {dup[:3]} (ambiguous)")
+        self.names = set(self.infos)
+
+    def read(self, name: str) -> bytes:
+        if self.stored is not None:
+            start, size = self.stored[name]
+            self.limits.check(size, self.source, f"zip entry {name!r}")
+            return self.image[start:start + size]
+        info = self.infos[name]
+        where = f"zip entry {name!r}"
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{self.source}: {where} is encrypted")
+        if info.compress_type not in ZIP_METHODS:
+            raise ModelFileError(f"{self.source}: {where} uses compression method {info.compress_type}; "
+                                 f"supported: {', '.join(ZIP_METHODS.values())}")
+        self.limits.check_ratio(info.file_size, info.compress_size, self.source, where)
+        import lzma
+        import zipfile
+
+        try:
+            with self.zip.open(info) as f:
+                data = f.read(info.file_size + 1)  # never more than declared, whatever the stream holds
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError, ValueError,
+                NotImplementedError) as exc:
+            raise ModelFileError(f"{self.source}: {where} is damaged ({type(exc).__name__}: {exc})") from None
+        if len(data) != info.file_size:
+            raise ModelFileError(f"{self.source}: {where} holds {len(data)} bytes, its header says {info.file_size}")
+        return data
+
+
+ZIP_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
+
+
+def _stored_members(data: bytes) -> dict[str, tuple[int, int]] | None:
+    """name -> (offset, size) of a zip as Keras writes it (stored, no zip64, no encryption, unique names), read
+    without the zipfile import; None for any other or damaged archive (Archive then uses zipfile)."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory record
     if end < 0:
         return None
@@ -94,35 +156,39 @@ def _stored_members(data: bytes) -> dict[str, bytes] | None:
             if data[local:local + 4] != b"PK\x03\x04":
                 return None
             start = local + 30 + sum(struct.unpack_from("<HH", data, local + 26))
-            body = data[start:start + size]
-            if len(body) != size or zlib.crc32(body) != crc:
+            name = raw.decode("utf8")
+            if start + size > len(data) or name in members or zlib.crc32(memoryview(data)[start:start + size]) != crc:
                 return None
-            members[raw.decode("utf8")] = body
+            members[name] = (start, size)
             pos += 46 + nlen + elen + clen
     except (struct.error, UnicodeDecodeError):
         return None
     return members
 
 
-def _read_h5_vars(blob: bytes, path: str) -> dict[str, np.ndarray]:
-    try:
-        return hdf5.datasets(hdf5.read(blob))
-    except hdf5.Unsupported:
-        pass  # outside the pure reader's subset (or damaged): h5py reads it, or raises as before
-    import h5py  # lazy: `import kerasless` stays light (h5py costs ~12 MB and tens of ms)
-
+def _read_npz_vars(blob: bytes, source: str, limits: Limits) -> dict[str, np.ndarray]:
+    """model.weights.npz: each .npy header checked (numeric dtype, size matching the bytes) before allocating."""
+    archive = Archive(blob, source, limits)
     out = {}
-    try:
-        with h5py.File(io.BytesIO(blob), "r") as f:
-            f.visititems(lambda name, obj: out.__setitem__(name, np.asarray(obj[()])) if isinstance(obj, h5py.Dataset) else None)
-    except (OSError, ValueError, RuntimeError, OverflowError) as exc:  # h5py on damaged files raises all of these
-        raise ModelFileError(f"{path}: model.weights.h5 inside the archive is unreadable ({exc})") from None
+    for name in sorted(archive.names):
+        data = archive.read(name)
+        key = name.removesuffix(".npy").replace("\\", "/")
+        try:
+            f = io.BytesIO(data)
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(f))
+        except (ValueError, SyntaxError, TypeError, KeyError) as exc:
+            raise ModelFileError(f"{source}: {name!r} is not a .npy array ({exc})") from None
+        if dtype.kind not in "biuf" or dtype.fields:
+            raise ModelFileError(f"{source}: {name!r} has dtype {dtype}; weights must be numbers")
+        count = math.prod(shape)
+        if count * dtype.itemsize != len(data) - f.tell():
+            raise ModelFileError(f"{source}: {name!r} declares shape {shape} ({count * dtype.itemsize:,} bytes) but "
+                                 f"holds {len(data) - f.tell():,}")
+        arr = np.frombuffer(data, dtype, count, f.tell())
+        out[key] = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
     return out
-
-
-def _read_npz_vars(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        return {k.replace("\\", "/"): z[k] for k in z.files}
 
 
 def _collect(store: dict, prefix: str, class_name: str, config: dict) -> list[tuple[str, np.ndarray]]:

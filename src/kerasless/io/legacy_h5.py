@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import os
 
 import numpy as np
 
 from ..errors import ModelFileError
-from . import hdf5
+from . import hdf5, isolated
+from .limits import Limits
 from .config import load_json, parse_model_config
 from .spec import ModelSpec
 
@@ -16,20 +17,13 @@ def _text(value) -> str:
     return value.decode("utf8") if isinstance(value, bytes) else str(value)
 
 
-def read_legacy_h5(path: str) -> ModelSpec:
-    try:
-        root = _pure_root(path)
-        if root is not None:
-            spec, weights = _read(root, path)
-        else:
-            import h5py  # lazy: only files outside the pure reader's subset pay for it
-
-            with h5py.File(path, "r") as f:
-                spec, weights = _read(f, path)
-    except ModelFileError:
-        raise
-    except (OSError, KeyError, ValueError, RuntimeError, OverflowError) as exc:  # h5py on damaged files
-        raise ModelFileError(f"{path}: not a readable Keras HDF5 model ({type(exc).__name__}: {exc})") from None
+def read_legacy_h5(path: str, limits: Limits | None = None) -> ModelSpec:
+    """A legacy ``.h5`` model file -> ModelSpec. Read by the built-in reader; files outside its subset by h5py in an
+    isolated child process (io/isolated.py). Nothing outside the file is ever read."""
+    limits = limits or Limits()
+    image = read_bounded(path, limits)
+    root = root_group(image, path, limits)
+    spec, weights = _read(root, path)
     for layer in spec.layers:
         layer.weights = weights.get(layer.name, [])
     unknown = set(weights) - {layer.name for layer in spec.layers}
@@ -38,17 +32,26 @@ def read_legacy_h5(path: str) -> ModelSpec:
     return spec
 
 
-def _pure_root(path: str) -> hdf5.Group | None:
-    """The file read without h5py, or None when it is outside hdf5's subset (or damaged) and h5py must read it."""
+def read_bounded(path: str, limits: Limits) -> bytes:
+    """The whole file, after checking its size against the limit."""
     try:
         with open(path, "rb") as f:
-            return hdf5.read(f.read())
-    except (OSError, hdf5.Unsupported):
-        return None
+            limits.check(os.fstat(f.fileno()).st_size, path, "the file")
+            return f.read()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
-def _read(f, path: str):
-    """(spec, weights) from the root group, an h5py File or an hdf5.Group (same interface)."""
+def root_group(image: bytes, source: str, limits: Limits) -> hdf5.Group:
+    """An HDF5 image's root group: the built-in reader, else h5py isolated in a child process."""
+    try:
+        return hdf5.read(image)
+    except hdf5.Unsupported:
+        return isolated.read(image, source, limits)
+
+
+def _read(f: hdf5.Group, path: str):
+    """(spec, weights) from the root group."""
     if "model_config" not in f.attrs:
         hint = " (a weights-only file: save the whole model)" if "layer_names" in f.attrs else ""
         raise ModelFileError(f"{path}: HDF5 file has no 'model_config' attribute{hint}")
@@ -56,21 +59,42 @@ def _read(f, path: str):
     version = _text(f.attrs.get("keras_version", "2"))
     spec = parse_model_config(config, path, version)
     group = f["model_weights"] if "model_weights" in f else f
+    if not isinstance(group, hdf5.Group):
+        raise ModelFileError(f"{path}: 'model_weights' should be a group, the file has a dataset")
     return spec, _read_weights(group, path)
 
 
-def _read_weights(group, path: str) -> dict[str, list[tuple[str, np.ndarray]]]:
+def _names(node: hdf5.Group, key: str, path: str, where: str) -> list[str]:
+    """A list-of-names attribute (layer_names, weight_names) as strings; typed errors for anything else."""
+    value = node.attrs.get(key, [])
+    items = np.asarray(value, dtype=object).ravel().tolist() if not isinstance(value, (str, bytes)) else [value]
+    try:
+        return [_text(n) if isinstance(n, (str, bytes)) else _fail(n) for n in items]
+    except (UnicodeDecodeError, TypeError):
+        raise ModelFileError(f"{path}: {where} attribute {key!r} should be a list of names, got "
+                             f"{str(value)[:80]}") from None
+
+
+def _fail(value):
+    raise TypeError(value)
+
+
+def _read_weights(group: hdf5.Group, path: str) -> dict[str, list[tuple[str, np.ndarray]]]:
     """layer name -> [(weight name, array)] in ``weight_names`` order (= get_weights() order)."""
     out = {}
-    for layer_name in (_text(n) for n in group.attrs.get("layer_names", [])):
-        if layer_name not in group:
+    for layer_name in _names(group, "layer_names", path, "the weights group's"):
+        g = group[layer_name] if layer_name in group else None
+        if not isinstance(g, hdf5.Group):
             raise ModelFileError(f"{path}: layer {layer_name!r} is listed in layer_names but has no weight group")
-        g = group[layer_name]
         arrays = []
-        for wname in (_text(n) for n in g.attrs.get("weight_names", [])):
-            if wname not in g:
+        for wname in _names(g, "weight_names", path, f"layer {layer_name!r}'s"):
+            w = g[wname] if wname in g else None
+            if not isinstance(w, np.ndarray):
                 raise ModelFileError(f"{path}: layer {layer_name!r} lists weight {wname!r} but the file lacks it")
-            arrays.append((wname.removesuffix(":0"), np.asarray(g[wname][()])))
+            if w.dtype.kind not in "biuf":
+                raise ModelFileError(f"{path}: layer {layer_name!r} weight {wname!r} has dtype {w.dtype}; "
+                                     "weights must be numbers")
+            arrays.append((wname.removesuffix(":0"), w))
         if arrays:
             out[layer_name] = arrays
     return out
