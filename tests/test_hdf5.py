@@ -88,8 +88,8 @@ def test_legacy_h5_same_as_h5py(path):
 def test_zip_members_same_as_zipfile(path):
     data = path.read_bytes()
     with zipfile.ZipFile(path) as zf:
-        members = keras_zip._stored_members(data)
-        assert {n: data[s:s + z] for n, (s, z) in members.items()} == {n: zf.read(n) for n in zf.namelist()}
+        members = keras_zip._stored_members(io.BytesIO(data), len(data))
+        assert {n: data[s:s + z] for n, (s, z, _) in members.items()} == {n: zf.read(n) for n in zf.namelist()}
 
 
 # -- fallbacks: outside the subset -> h5py (isolated in a child process) / zipfile, same results -----------------------------------------------
@@ -136,7 +136,7 @@ def test_zipped_weights_fall_back_to_h5py(tmp_path, options):
 
 def test_deflated_archive_falls_back_to_zipfile(tmp_path):
     path = _rezip(tmp_path, compression=zipfile.ZIP_DEFLATED)
-    assert keras_zip._stored_members(path.read_bytes()) is None
+    assert keras_zip._stored_members(io.BytesIO(path.read_bytes()), path.stat().st_size) is None
     expected = kerasless.load(KERAS_FILE).predict(_x(KERAS_FILE))
     np.testing.assert_array_equal(kerasless.load(path).predict(_x(KERAS_FILE)), expected)
 
@@ -190,7 +190,7 @@ def test_damaged_zip_same_outcome_as_zipfile(tmp_path, monkeypatch, seed):
     path = tmp_path / "damaged.keras"
     path.write_bytes(_damaged(KERAS_FILE.read_bytes()[::-1], seed)[::-1])  # damage the end: central directory
     pure = _outcome(path)
-    monkeypatch.setattr(keras_zip, "_stored_members", lambda data: None)
+    monkeypatch.setattr(keras_zip, "_stored_members", lambda f, size: None)
     assert pure == _outcome(path)
 
 

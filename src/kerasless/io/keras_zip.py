@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ModelFileError
 from . import hdf5
 from .config import load_json, parse_model_config
-from .legacy_h5 import read_bounded, root_group
+from .legacy_h5 import root_group
 from .limits import Limits
 from .spec import LayerSpec, ModelSpec
 
@@ -39,10 +39,22 @@ def snake_case(name: str) -> str:
 
 
 def read_keras_zip(path: str, limits: Limits | None = None) -> ModelSpec:
-    """A ``.keras`` archive -> ModelSpec. Reads config.json, metadata.json and the weights; assets/ stay in the
-    file until something looks one up (a vocabulary)."""
+    """A ``.keras`` archive -> ModelSpec. Reads config.json, metadata.json and the weights, each entry only after its
+    declared size is checked; assets/ stay in the file until something looks one up (a vocabulary)."""
     limits = limits or Limits()
-    archive = Archive(read_bounded(path, limits), path, limits)
+    try:
+        with open(path, "rb") as f:
+            config, meta, weights, assets = _contents(Archive(f, path, limits), path, limits)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    version = meta.get("keras_version", "3")
+    spec = parse_model_config(config, path, version if isinstance(version, str) else "3")
+    spec.assets = Assets(path, assets, limits)
+    _attach(spec, weights, path)
+    return spec
+
+
+def _contents(archive: Archive, path: str, limits: Limits):
     names = archive.names
     if "config.json" not in names:
         raise ModelFileError(f"{path}: .keras archive has no config.json")
@@ -54,12 +66,8 @@ def read_keras_zip(path: str, limits: Limits | None = None) -> ModelSpec:
         weights = _read_npz_vars(archive.read("model.weights.npz"), f"{path}: model.weights.npz", limits)
     else:
         raise ModelFileError(f"{path}: .keras archive has no model.weights.h5 (sharded weights are not supported)")
-    version = meta.get("keras_version", "3")
-    spec = parse_model_config(config, path, version if isinstance(version, str) else "3")
-    spec.assets = Assets(path, sorted(n[len("assets/"):] for n in names if n.startswith("assets/")
-                                      and not n.endswith("/")), limits)
-    _attach(spec, weights, path)
-    return spec
+    assets = sorted(n[len("assets/"):] for n in names if n.startswith("assets/") and not n.endswith("/"))
+    return config, meta, weights, assets
 
 
 class Assets(Mapping):
@@ -71,7 +79,11 @@ class Assets(Mapping):
     def __getitem__(self, name: str) -> bytes:
         if name not in self._names:
             raise KeyError(name)
-        return Archive(read_bounded(self.path, self.limits), self.path, self.limits).read(f"assets/{name}")
+        try:
+            with open(self.path, "rb") as f:
+                return Archive(f, self.path, self.limits).read(f"assets/{name}")
+        except OSError as exc:
+            raise ModelFileError(f"{self.path}: cannot read assets/{name} ({exc.strerror or exc})") from None
 
     def __contains__(self, name) -> bool:
         return name in self._names
@@ -83,35 +95,46 @@ class Assets(Mapping):
         return len(self._names)
 
 
-class Archive:
-    """A zip image's entries: names, and read(name) with every declared size checked before it is inflated."""
+ZIP_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
 
-    def __init__(self, image: bytes, source: str, limits: Limits):
-        self.image, self.source, self.limits = image, source, limits
-        self.stored = _stored_members(image)  # name -> (offset, size): the common case, without zipfile
+
+class Archive:
+    """A zip's entries: ``names``, and ``read(name)`` with its declared size checked before anything is read or
+    inflated. ``f`` is an open binary file; only the central directory and the entries read are loaded."""
+
+    def __init__(self, f, source: str, limits: Limits):
+        self.f, self.source, self.limits = f, source, limits
+        self.size = f.seek(0, 2)
+        limits.check(self.size, source, "the file")
+        self.stored = _stored_members(f, self.size)  # name -> (offset, size, crc): as Keras writes, no zipfile
         if self.stored is not None:
             self.names = set(self.stored)
             return
         import zipfile  # lazy: only archives _stored_members leaves to it pay for its import (~15 ms)
 
         try:
-            self.zip = zipfile.ZipFile(io.BytesIO(image))
+            self.zip = zipfile.ZipFile(f)
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
             raise ModelFileError(f"{source}: not a readable zip archive ({type(exc).__name__}: {exc})") from None
         self.infos = {i.filename: i for i in infos}
         if len(self.infos) != len(infos):
-            dup = sorted({i.filename for i in infos if sum(j.filename == i.filename for j in infos) > 1})
+            seen: set = set()
+            dup = sorted({i.filename for i in infos if i.filename in seen or seen.add(i.filename)})
             raise ModelFileError(f"{source}: the archive holds several entries named {dup[:3]} (ambiguous)")
         self.names = set(self.infos)
 
     def read(self, name: str) -> bytes:
-        if self.stored is not None:
-            start, size = self.stored[name]
-            self.limits.check(size, self.source, f"zip entry {name!r}")
-            return self.image[start:start + size]
-        info = self.infos[name]
         where = f"zip entry {name!r}"
+        if self.stored is not None:
+            start, size, crc = self.stored[name]
+            self.limits.check(size, self.source, where)
+            self.f.seek(start)
+            data = self.f.read(size)
+            if len(data) != size or zlib.crc32(data) != crc:
+                raise ModelFileError(f"{self.source}: {where} is damaged (size or CRC-32 does not match)")
+            return data
+        info = self.infos[name]
         if info.flag_bits & 0x1:
             raise ModelFileError(f"{self.source}: {where} is encrypted")
         if info.compress_type not in ZIP_METHODS:
@@ -132,34 +155,39 @@ class Archive:
         return data
 
 
-ZIP_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
-
-
-def _stored_members(data: bytes) -> dict[str, tuple[int, int]] | None:
-    """name -> (offset, size) of a zip as Keras writes it (stored, no zip64, no encryption, unique names), read
-    without the zipfile import; None for any other or damaged archive (Archive then uses zipfile)."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))  # end of central directory record
+def _stored_members(f, size: int) -> dict[str, tuple[int, int, int]] | None:
+    """name -> (data offset, size, CRC-32) of a zip as Keras writes it (stored, no zip64, no encryption, unique
+    names), from its central directory, without the zipfile import; None for any other or damaged archive
+    (Archive then uses zipfile). Entry data is not read here."""
+    tail_at = max(0, size - 65557)
+    f.seek(tail_at)
+    tail = f.read()
+    end = tail.rfind(b"PK\x05\x06")  # end of central directory record
     if end < 0:
         return None
     try:
-        disk, cd_disk, _, count, cd_size, cd_off, _ = struct.unpack_from("<4H2IH", data, end + 4)
-        if disk or cd_disk or cd_off + cd_size > end:
+        disk, cd_disk, _, count, cd_size, cd_off, _ = struct.unpack_from("<4H2IH", tail, end + 4)
+        if disk or cd_disk or cd_off + cd_size > tail_at + end:
             return None
-        members, pos = {}, cd_off
+        f.seek(cd_off)
+        cd = f.read(cd_size)
+        members, pos = {}, 0
         for _ in range(count):  # central directory entries
-            if data[pos:pos + 4] != b"PK\x01\x02":
+            if cd[pos:pos + 4] != b"PK\x01\x02":
                 return None
-            flags, method, crc, size, usize, nlen, elen, clen, local = struct.unpack_from("<8xHH4xIIIHHH8xI", data, pos)
-            raw = data[pos + 46:pos + 46 + nlen]
-            if flags & 0x1 or method != 0 or size != usize or not (flags & 0x800 or raw.isascii()):
+            flags, method, crc, csize, usize, nlen, elen, clen, local = struct.unpack_from("<8xHH4xIIIHHH8xI", cd, pos)
+            raw = cd[pos + 46:pos + 46 + nlen]
+            if flags & 0x1 or method != 0 or csize != usize or not (flags & 0x800 or raw.isascii()):
                 return None
-            if data[local:local + 4] != b"PK\x03\x04":
+            f.seek(local)
+            head = f.read(30)
+            if len(head) != 30 or head[:4] != b"PK\x03\x04":
                 return None
-            start = local + 30 + sum(struct.unpack_from("<HH", data, local + 26))
+            start = local + 30 + sum(struct.unpack_from("<HH", head, 26))
             name = raw.decode("utf8")
-            if start + size > len(data) or name in members or zlib.crc32(memoryview(data)[start:start + size]) != crc:
+            if start + csize > size or name in members:
                 return None
-            members[name] = (start, size)
+            members[name] = (start, csize, crc)
             pos += 46 + nlen + elen + clen
     except (struct.error, UnicodeDecodeError):
         return None
@@ -168,7 +196,7 @@ def _stored_members(data: bytes) -> dict[str, tuple[int, int]] | None:
 
 def _read_npz_vars(blob: bytes, source: str, limits: Limits) -> dict[str, np.ndarray]:
     """model.weights.npz: each .npy header checked (numeric dtype, size matching the bytes) before allocating."""
-    archive = Archive(blob, source, limits)
+    archive = Archive(io.BytesIO(blob), source, limits)
     out = {}
     for name in sorted(archive.names):
         data = archive.read(name)

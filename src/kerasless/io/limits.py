@@ -1,7 +1,8 @@
 """How much a model file may make kerasless read, decompress or allocate, and how long the h5py fallback may take.
 
 Every reader checks declared sizes against these before allocating. Raise them for genuinely huge models with
-``KERASLESS_MAX_BYTES`` (bytes; suffixes K, M, G allowed) or ``kerasless.load(path, max_bytes=...)``.
+``KERASLESS_MAX_BYTES`` (bytes; suffixes K, M, G allowed) or ``kerasless.load(path, max_bytes=...)``;
+``KERASLESS_H5PY_TIMEOUT`` (seconds) bounds the isolated h5py reader.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ class Limits:
 
     __slots__ = ("max_bytes", "max_ratio", "timeout")
 
-    def __init__(self, max_bytes: int | None = None, max_ratio: int = MAX_RATIO, timeout: float = H5PY_TIMEOUT):
+    def __init__(self, max_bytes: int | None = None, max_ratio: int = MAX_RATIO, timeout: float | None = None):
         self.max_bytes = _env_bytes() if max_bytes is None else int(max_bytes)
-        self.max_ratio, self.timeout = max_ratio, timeout
+        self.max_ratio = max_ratio
+        self.timeout = _env_seconds() if timeout is None else float(timeout)
 
     def check(self, nbytes: int, source: str, what: str) -> None:
         """Refuse ``what`` (declaring ``nbytes``) when it is over the byte limit."""
@@ -47,3 +49,11 @@ def _env_bytes() -> int:
         return int(float(text.rstrip("KMG")) * scale)
     except ValueError:
         raise ModelFileError(f"KERASLESS_MAX_BYTES={text!r} is not a size (bytes, or a number with K, M or G)") from None
+
+
+def _env_seconds() -> float:
+    text = os.environ.get("KERASLESS_H5PY_TIMEOUT", "").strip()
+    try:
+        return float(text) if text else H5PY_TIMEOUT
+    except ValueError:
+        raise ModelFileError(f"KERASLESS_H5PY_TIMEOUT={text!r} is not a number of seconds") from None
