@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from .base import Layer, anything
 
 F = np.float32
@@ -83,7 +83,7 @@ class PReLULayer(Layer):
     def check_input(self, input_shape):
         a = self.weights[0].shape
         if len(a) != len(input_shape) - 1 or any(d not in (1, s) for d, s in zip(a, input_shape[1:]) if s):
-            raise InputError(f"{self.where()}: alpha of shape {a} does not fit inputs {input_shape}")
+            raise ModelFileError(f"{self.where()}: alpha of shape {a} does not fit inputs {input_shape}")
 
     def call(self, x, mask=None):
         return (np.maximum(x, F(0)) - self.weights[0] * np.maximum(-x, F(0))).astype(F, copy=False)

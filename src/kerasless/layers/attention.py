@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError, UnsupportedOptionError
+from ..errors import ModelFileError, UnsupportedOptionError
 from .base import Layer, anything, boolean, positive_int
 
 F = np.float32
@@ -53,7 +53,7 @@ class AttentionLayer(Layer):
 
     def check_input(self, input_shape, **kw):
         if not isinstance(input_shape, list) or len(input_shape) not in (2, 3):
-            raise InputError(f"{self.where()}: expects [query, value] or [query, value, key]")
+            raise ModelFileError(f"{self.where()}: expects [query, value] or [query, value, key]")
 
     def output_shape(self, input_shape, **kw):
         q, v = input_shape[0], input_shape[1]
@@ -160,9 +160,9 @@ class MultiHeadAttentionLayer(Layer):
     def check_input(self, input_shape, value=None, key=None, **kw):
         q, v, k, _ = self._split(input_shape, value, key)
         if v is None:
-            raise InputError(f"{self.where()}: the call has no value tensor")
+            raise ModelFileError(f"{self.where()}: the call has no value tensor")
         if len(q) != 3 or len(v) != 3:
-            raise InputError(f"{self.where()}: supports (batch, steps, features) query and value only")
+            raise ModelFileError(f"{self.where()}: supports (batch, steps, features) query and value only")
 
     def output_shape(self, input_shape, value=None, key=None, **kw):
         q = input_shape[0] if isinstance(input_shape, list) else input_shape

@@ -54,6 +54,9 @@ class Layer:
         self.ctx = ctx
         self.weight_names = [n for n, _ in spec.weights]
         self.weights = [np.ascontiguousarray(w, dtype=np.float32) for _, w in spec.weights]
+        for name, w in zip(self.weight_names, self.weights):
+            if 0 in w.shape:  # no Keras layer has an empty weight (units, filters, vocabularies are positive)
+                raise ModelFileError(f"{self.where()}: weight {name!r} has the empty shape {w.shape}")
         self._check_options()
 
     # -- validation -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..errors import InputError, UnsupportedOptionError
+from ..errors import ModelFileError, UnsupportedOptionError
 from . import activations
 from .activations import ACTIVATIONS
 from .base import Layer, anything, boolean, matmul_last, positive_int
@@ -67,7 +67,7 @@ class _SequenceLayer(Layer):
 
     def check_input(self, input_shape):
         if len(input_shape) != 3:
-            raise InputError(f"{self.where()}: expects input (batch, steps, channels), got shape {input_shape}")
+            raise ModelFileError(f"{self.where()}: expects input (batch, steps, channels), got shape {input_shape}")
 
 
 class Conv1DLayer(_SequenceLayer):
@@ -97,7 +97,7 @@ class Conv1DLayer(_SequenceLayer):
     def check_input(self, input_shape):
         super().check_input(input_shape)
         if input_shape[-1] != self.weights[0].shape[1] * self.groups:
-            raise InputError(f"{self.where()}: kernel expects {self.weights[0].shape[1] * self.groups} channels, "
+            raise ModelFileError(f"{self.where()}: kernel expects {self.weights[0].shape[1] * self.groups} channels, "
                              f"input has {input_shape[-1]}")
 
     def output_shape(self, input_shape):
@@ -148,7 +148,7 @@ class SeparableConv1DLayer(Conv1DLayer):
     def check_input(self, input_shape):
         _SequenceLayer.check_input(self, input_shape)
         if input_shape[-1] != self.weights[0].shape[1]:
-            raise InputError(f"{self.where()}: kernel expects {self.weights[0].shape[1]} channels, "
+            raise ModelFileError(f"{self.where()}: kernel expects {self.weights[0].shape[1]} channels, "
                              f"input has {input_shape[-1]}")
 
     def call(self, x, mask=None):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..errors import InputError, ModelFileError
+from ..errors import ModelFileError
 from . import activations
 from .activations import ACTIVATIONS
 from .base import Layer, anything, dtype_name, positive_int
@@ -21,7 +21,7 @@ class InputLayer(Layer):
         super().__init__(spec, ctx)
         shape = self.config.get("batch_shape") or self.config.get("batch_input_shape")
         if shape is None:
-            raise InputError(f"{self.where()}: input layer does not record its shape")
+            raise ModelFileError(f"{self.where()}: input layer does not record its shape")
         if not isinstance(shape, list) or not all(d is None or (isinstance(d, int) and d >= 0) for d in shape):
             raise ModelFileError(f"{self.where()}: batch_shape should be a list of sizes (or null), got "
                                  f"{str(shape)[:80]}")
@@ -108,7 +108,7 @@ class ReshapeLayer(Layer):
         total = None if None in input_shape[1:] else math.prod(input_shape[1:])
         known = math.prod(d for d in self.target if d != -1)
         if total is not None and (total % known if -1 in self.target else total != known):
-            raise InputError(f"{self.where()}: cannot reshape {input_shape[1:]} to {self.target}")
+            raise ModelFileError(f"{self.where()}: cannot reshape {input_shape[1:]} to {self.target}")
 
     def call(self, x, mask=None):
         return x.reshape(x.shape[0], *self.target)
@@ -135,7 +135,7 @@ class PermuteLayer(Layer):
 
     def check_input(self, input_shape):
         if sorted(self.dims) != list(range(1, len(input_shape))):
-            raise InputError(f"{self.where()}: dims {self.dims} do not permute an input of shape {input_shape}")
+            raise ModelFileError(f"{self.where()}: dims {self.dims} do not permute an input of shape {input_shape}")
 
     def output_shape(self, input_shape):
         return (input_shape[0], *(input_shape[d] for d in self.dims))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import ModelFileError
 from . import activations
 from .activations import ACTIVATIONS
 from .base import Layer, anything, boolean, matmul_last, positive_int
@@ -25,7 +25,7 @@ class DenseLayer(Layer):
 
     def check_input(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] != self.weights[0].shape[0]:
-            raise InputError(
+            raise ModelFileError(
                 f"{self.where()}: kernel expects (..., {self.weights[0].shape[0]}) inputs, got shape {input_shape}"
             )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ModelFileError
 from .base import Layer
 
 F = np.float32
@@ -43,7 +43,7 @@ class MergeLayer(Layer):
 
     def check_input(self, input_shape):
         if not isinstance(input_shape, list) or len(input_shape) < 2:
-            raise InputError(f"{self.where()}: a merge layer needs a list of at least 2 inputs")
+            raise ModelFileError(f"{self.where()}: a merge layer needs a list of at least 2 inputs")
 
     def output_shape(self, input_shape):
         shape = _broadcast_shapes([s[1:] for s in input_shape])
@@ -67,7 +67,7 @@ class AddLayer(MergeLayer):
 class SubtractLayer(MergeLayer):
     def check_input(self, input_shape):
         if not isinstance(input_shape, list) or len(input_shape) != 2:
-            raise InputError(f"{self.where()}: Subtract needs exactly 2 inputs")
+            raise ModelFileError(f"{self.where()}: Subtract needs exactly 2 inputs")
 
     def merge(self, xs):
         return xs[0] - xs[1]
@@ -140,7 +140,7 @@ class ConcatenateLayer(MergeLayer):
         rank = len(input_shape[0])
         axis = self.config.get("axis", -1) % rank
         if axis == 0 or any(len(s) != rank for s in input_shape):
-            raise InputError(f"{self.where()}: cannot concatenate shapes {input_shape} on axis {axis}")
+            raise ModelFileError(f"{self.where()}: cannot concatenate shapes {input_shape} on axis {axis}")
 
     def output_shape(self, input_shape):
         axis = self.config.get("axis", -1) % len(input_shape[0])
@@ -185,13 +185,13 @@ class DotLayer(MergeLayer):
 
     def check_input(self, input_shape):
         if not isinstance(input_shape, list) or len(input_shape) != 2:
-            raise InputError(f"{self.where()}: Dot needs exactly 2 inputs")
+            raise ModelFileError(f"{self.where()}: Dot needs exactly 2 inputs")
         ranks = {len(s) for s in input_shape}
         if not ranks <= {2, 3} or len(ranks) != 1:
-            raise InputError(f"{self.where()}: Dot supports two inputs of rank 2 or two of rank 3, got {input_shape}")
+            raise ModelFileError(f"{self.where()}: Dot supports two inputs of rank 2 or two of rank 3, got {input_shape}")
         a0, a1 = self._axes(input_shape)
         if 0 in (a0, a1):
-            raise InputError(f"{self.where()}: cannot take a dot product over the batch axis")
+            raise ModelFileError(f"{self.where()}: cannot take a dot product over the batch axis")
 
     def output_shape(self, input_shape):
         s0, s1 = input_shape

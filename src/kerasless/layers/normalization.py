@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ModelFileError
 from .base import Layer, anything, boolean
 
 F = np.float32
@@ -65,7 +65,7 @@ class BatchNormalizationLayer(Layer):
 
     def check_input(self, input_shape):
         if len(self.axis) != 1 or input_shape[self.axis[0]] != self.inv.shape[0]:
-            raise InputError(f"{self.where()}: statistics of size {self.inv.shape[0]} do not fit axis {self.axis} "
+            raise ModelFileError(f"{self.where()}: statistics of size {self.inv.shape[0]} do not fit axis {self.axis} "
                              f"of inputs {input_shape}")
 
     def call(self, x, mask=None):

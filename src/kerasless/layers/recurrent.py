@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from . import activations
 from .base import Layer, anything, boolean, keep_masked, matmul_last, positive_int
 from .fastpath import dense_fast, fast_step, run_fast, run_native
@@ -127,9 +127,9 @@ class RecurrentLayer(Layer):
 
     def _check_sequence(self, input_shape):
         if len(input_shape) != 3:
-            raise InputError(f"{self.where()}: expects input (batch, time, features), got shape {input_shape}")
+            raise ModelFileError(f"{self.where()}: expects input (batch, time, features), got shape {input_shape}")
         if input_shape[-1] is not None and input_shape[-1] != self.input_dim:
-            raise InputError(f"{self.where()}: kernel expects {self.input_dim} features, input has {input_shape[-1]}")
+            raise ModelFileError(f"{self.where()}: kernel expects {self.input_dim} features, input has {input_shape[-1]}")
 
     CALL_KWARGS = frozenset({"training", "mask", "initial_state"})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import UnsupportedOptionError
+from ..errors import ModelFileError, UnsupportedOptionError
 from ..io.spec import LayerSpec
 from .base import Layer, anything
 from .recurrent import RecurrentLayer
@@ -26,7 +26,7 @@ class TimeDistributedLayer(Layer):
 
     def check_input(self, input_shape):
         if len(input_shape) < 3:
-            raise UnsupportedOptionError(f"{self.where()}: needs input (batch, time, ...), got {input_shape}")
+            raise ModelFileError(f"{self.where()}: needs input (batch, time, ...), got {input_shape}")
         self.inner.check_input((None, *input_shape[2:]))
 
     def output_shape(self, input_shape):

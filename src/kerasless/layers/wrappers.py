@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..errors import InputError, UnsupportedLayerError
+from ..errors import ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Layer, anything
 from .recurrent import RNN_OPTIONS, RecurrentLayer, run
@@ -174,7 +174,7 @@ class NestedModelLayer(Layer):
             n = layer_class(s.class_name).n_weights(s.config) or 0
             s.weights, ws = ws[:n], ws[n:]
         if ws:
-            raise InputError(f"{self.where()}: {len(ws)} stored weights left over after filling the nested layers")
+            raise ModelFileError(f"{self.where()}: {len(ws)} stored weights left over after filling the nested layers")
         self.model = Model(sub)
         self._masks = None
 
