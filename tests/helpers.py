@@ -14,8 +14,12 @@ def assert_close(actual, expected, tol: float = TOL, label: str = "") -> float:
     assert actual.shape == expected.shape, f"{label}: shape {actual.shape} != expected {expected.shape}"
     assert actual.dtype == np.float32, f"{label}: dtype {actual.dtype} != float32"
     nan_a, nan_e = np.isnan(actual), np.isnan(expected)
-    assert np.array_equal(nan_a, nan_e), f"{label}: NaN positions differ"
-    diff = float(np.max(np.abs(np.where(nan_e, 0, actual.astype(np.float64) - expected)), initial=0.0))
+    assert np.array_equal(nan_a, nan_e), f"{label}: NaN positions differ ({nan_a.sum()} vs Keras's {nan_e.sum()})"
+    inf_e = np.isinf(expected)
+    assert np.array_equal(np.where(inf_e, expected, 0), np.where(np.isinf(actual), actual, 0)), \
+        f"{label}: inf positions or signs differ"
+    finite = ~(nan_e | inf_e)
+    diff = float(np.max(np.abs(np.where(finite, actual.astype(np.float64) - expected, 0)), initial=0.0))
     if label:
         WORST[label] = diff
     assert diff <= tol, f"{label}: max abs diff {diff:.3g} > {tol:g}"

@@ -22,6 +22,10 @@ Layout (``<case>`` from ``keras_cases.CASES``)::
     fixtures/<case>/k22/model.h5       Keras 2.2.4-style HDF5 (SYNTHESIZED, below)
     fixtures/<case>/<writer>/x.npy     input (float32, or int32 token ids)
     fixtures/<case>/<writer>/y.npy     model.predict(x) as float32
+    fixtures/<case>/<writer>/x_nonfinite.npy, y_nonfinite.npy
+                                       x with NaN, +inf, -inf in rows 1-3 (float
+                                       inputs, not stateful) and what Keras's
+                                       own reload of the file predicts for it
     stateful cases instead: x0.npy x1.npy x2.npy y0.npy y1.npy y2.npy
                                        (three consecutive predicts, no reset)
     fixtures/_unsafe/*.keras|*.h5      models with a Lambda / a custom layer that
@@ -285,6 +289,63 @@ def write_tfk(names, results):
         results[(name, "tfk")] = {"keras_version": keras.__version__,
                                   "reload_check": {"model.h5": check}}
         print(f"tfk  {name}: {check}", flush=True)
+
+
+# ----------------------------------------------------------------------------
+# NaN / inf inputs: what Keras gives for them, per writer (x_nonfinite, y_nonfinite)
+# ----------------------------------------------------------------------------
+
+NONFINITE = (np.nan, np.inf, -np.inf)
+
+
+def nonfinite_input(x):
+    """The case's input with NaN, +inf and -inf put in rows 1, 2, 3 (row 0 stays finite); float inputs only."""
+    if isinstance(x, (list, tuple)):
+        return [nonfinite_input(a) for a in x]
+    x = np.array(x, copy=True)
+    if x.dtype.kind != "f" or x.ndim < 2:
+        return x
+    for row, value in zip(range(1, x.shape[0]), NONFINITE):
+        flat = x[row].reshape(-1)
+        flat[(7 * row) % flat.size] = value
+        x[row] = flat.reshape(x[row].shape)
+    return x
+
+
+def write_nonfinite(names, writers):
+    """Reload each written model with its own Keras and predict the non-finite variant of its input."""
+    loaders = {}
+    if "k3" in writers:
+        import keras
+        loaders["k3"] = ("model.keras", lambda p: keras.saving.load_model(p, compile=False), keras)
+    if "tfk" in writers:
+        import tf_keras
+        loaders["tfk"] = ("model.h5", lambda p: tf_keras.models.load_model(p, compile=False), tf_keras)
+    _quiet()
+    for name in names:
+        if name in kc.STATEFUL:
+            continue
+        for w, (fn, load, keras) in loaders.items():
+            d = FIXTURES / name / w
+            for old in d.glob("*_nonfinite*.npy"):
+                old.unlink()
+            if not (d / fn).exists():
+                continue
+            xs, _ = _load_xy(d, name)
+            x = nonfinite_input(xs[0])
+            if all(np.isfinite(a).all() for a in _flat([x])):
+                continue  # integer token ids: nothing to make non-finite
+            keras.backend.clear_session()
+            try:
+                model = load(d / fn)
+            except Exception as e:  # noqa: BLE001  (a writer that cannot reload its own file: no reference)
+                print(f"nonfinite {name}/{w}: reload failed ({type(e).__name__}); skipped")
+                continue
+            with np.errstate(all="ignore"):
+                y = _predict_all(model, [x])[0]
+            _save_one(d, "x_nonfinite", x)
+            _save_one(d, "y_nonfinite", y)
+            print(f"nonfinite {name}/{w}", flush=True)
 
 
 # ----------------------------------------------------------------------------
@@ -654,6 +715,8 @@ def main(argv=None):
     ap.add_argument("--writer", action="append", choices=kc.WRITERS,
                     help="writer(s) to run (repeatable); default all")
     ap.add_argument("--list", action="store_true", help="list cases and exit")
+    ap.add_argument("--nonfinite-only", action="store_true",
+                    help="only (re)write the NaN/inf variants x_nonfinite/y_nonfinite of the cases on disk")
     ap.add_argument("--meta-only", action="store_true",
                     help="only rewrite meta.json files and INDEX.json from what is "
                          "on disk (no Keras)")
@@ -669,6 +732,9 @@ def main(argv=None):
         ap.error(f"unknown case(s): {', '.join(unknown)}")
     names = [n for n in kc.CASES if n in only]
 
+    if args.nonfinite_only:
+        write_nonfinite(names, writers)
+        return 0
     if args.meta_only:
         for n in names:
             write_meta(n, {})
@@ -684,6 +750,7 @@ def main(argv=None):
             write_tfk(names, results)
         if "k22" in writers:
             write_k22(names, results)
+        write_nonfinite(names, writers)
         if "_unsafe" in only:
             write_unsafe(writers)
     finally:

@@ -42,11 +42,37 @@ def test_golden(model_file):
             assert_close(y, expected, label=label)
 
 
+def _nonfinite_cases():
+    for case in _cases():
+        if list(case.values[0].parent.glob("x_nonfinite*.npy")):  # k3 and tfk (k22 files have no reference)
+            yield case
+
+
+@pytest.mark.parametrize("model_file", list(_nonfinite_cases()))
+@pytest.mark.parametrize("backend", ["numpy", "native"])
+def test_golden_nan_inf(model_file, backend):
+    """NaN, +inf and -inf inputs propagate exactly as in Keras (same NaN and inf positions), on both backends."""
+    import kerasless.native as kn
+
+    d = model_file.parent
+    kn.set_backend(backend)
+    try:
+        with np.errstate(all="ignore"):
+            y = kerasless.load(model_file).predict(_load(d, "x_nonfinite"))
+    finally:
+        kn.set_backend(None)
+    expected = _load(d, "y_nonfinite")
+    label = f"{d.parent.name}/{d.name}/{model_file.name}/nonfinite/{backend}"
+    for i, (a, e) in enumerate(zip(flatten(y), flatten(expected))):
+        assert_close(a, e, label=f"{label}/out{i}")
+
+
 def _load(d: Path, stem: str):
     """<stem>.npy, or <stem>_0.npy, <stem>_1.npy, ... (several inputs / outputs) as a list."""
     if (d / f"{stem}.npy").exists():
         return np.load(d / f"{stem}.npy")
-    return [np.load(p) for p in sorted(d.glob(f"{stem}_*.npy"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))]
+    parts = [p for p in d.glob(f"{stem}_*.npy") if p.stem[len(stem) + 1:].isdigit()]
+    return [np.load(p) for p in sorted(parts, key=lambda p: int(p.stem[len(stem) + 1:]))]
 
 
 def test_fixture_tree_covers_every_writer():

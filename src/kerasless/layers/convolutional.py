@@ -178,8 +178,13 @@ class _Pooling1D(_SequenceLayer):
 
 
 class MaxPooling1DLayer(_Pooling1D):
+    """TensorFlow's CPU MaxPool: NaN is skipped and the running max starts at the lowest float32, so a window of
+    only NaN or -inf gives -3.4028235e38 (GlobalMaxPooling1D, a reduce_max, propagates NaN instead)."""
+
     def call(self, x, mask=None):
-        return _taps(x, self.k, self.stride, 1, self.padding, fill=F(-np.inf)).max(axis=2)
+        win = _taps(x, self.k, self.stride, 1, self.padding, fill=F(np.nan))  # (batch, steps, k, channels)
+        with np.errstate(invalid="ignore"):
+            return np.fmax(np.fmax.reduce(win, axis=2), F(np.finfo(F).min))
 
 
 class AveragePooling1DLayer(_Pooling1D):

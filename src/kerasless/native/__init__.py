@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -29,6 +30,7 @@ DENSE_ACT_CODES = {**ACT_CODES, "softmax": 6}  # softmax over the last axis: Den
 KINDS = {"lstm": 0, "gru": 1, "gru_v1": 2, "simple": 3}
 
 _lib = None
+_lock = threading.Lock()
 _reason = "not built yet"
 _tried = False
 _backend = None
@@ -73,22 +75,13 @@ def _build() -> ctypes.CDLL:
         key = f"{zlib.crc32(tag):08x}{zlib.adler32(tag):08x}"  # a cache key, not a security check
         out = os.path.join(_cache_dir(), f"kernels-{key}{'.dll' if sys.platform == 'win32' else '.so'}")
         if not os.path.exists(out):
-            import subprocess
-            import tempfile
-
             cc = cc or _compiler()
             if cc is None:
                 raise OSError("no C compiler (cc/gcc/clang) on PATH")
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(out))
-            os.close(fd)
-            cmd = [cc, *flags, "-shared", "-fPIC", "-o", tmp, _SOURCE, "-lpthread", "-lm"]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                os.unlink(tmp)
-                errors.append(f"{' '.join(cmd)}: {proc.stderr.strip()[:300]}")
+            error = _compile(cc, flags, out)
+            if error:
+                errors.append(error)
                 continue
-            os.replace(tmp, out)  # atomic: concurrent first uses never load a half-written file
         lib = ctypes.CDLL(out)
         lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int]
         lib.kl_rnn_run.restype = ctypes.c_int
@@ -101,16 +94,46 @@ def _build() -> ctypes.CDLL:
     raise OSError("; ".join(errors))
 
 
+def _compile(cc: str, flags: list, out: str) -> str | None:
+    """Compile kernels.c to ``out``, one process at a time (a lock file beside it: processes starting together
+    wait for the first build and load it). Returns an error text, or None."""
+    import subprocess
+    import tempfile
+
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out + ".lock", "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # Windows: no lock; the atomic rename below still protects readers
+            pass
+        if os.path.exists(out):  # another process built it while this one waited
+            return None
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(out))
+        os.close(fd)
+        cmd = [cc, *flags, "-shared", "-fPIC", "-o", tmp, _SOURCE, "-lpthread", "-lm"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            os.unlink(tmp)
+            return f"{' '.join(cmd)}: {proc.stderr.strip()[:300]}"
+        os.replace(tmp, out)  # atomic: a reader never loads a half-written file
+    return None
+
+
 def library():
-    """The loaded kernel library, or None (built on first call; never raises)."""
+    """The loaded kernel library, or None (built on first call; never raises). Threads that ask while it builds
+    wait for the build instead of silently running NumPy meanwhile."""
     global _lib, _reason, _tried
     if not _tried:
-        _tried = True
-        try:
-            _lib = _build()
-            _reason = "ok"
-        except Exception as exc:  # no compiler, read-only cache, exotic platform: NumPy it is
-            _lib, _reason = None, f"{type(exc).__name__}: {exc}"
+        with _lock:
+            if not _tried:
+                try:
+                    _lib = _build()
+                    _reason = "ok"
+                except Exception as exc:  # no compiler, read-only cache, exotic platform: NumPy it is
+                    _lib, _reason = None, f"{type(exc).__name__}: {exc}"
+                _tried = True
     return _lib
 
 

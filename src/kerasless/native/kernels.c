@@ -114,7 +114,7 @@ static void act_apply(int act, float *restrict x, int n)
     case ACT_HARD_SIGMOID_K2:
         for (i = 0; i < n; i++) { float v = 0.2f * x[i] + 0.5f; x[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
         break;
-    case ACT_RELU: for (i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
+    case ACT_RELU: for (i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i]; break;  /* NaN stays NaN, as in Keras */
     default: break;
     }
 }
