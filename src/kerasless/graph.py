@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from .errors import InputError, KeraslessError, ModelFileError
+from .io.limits import Limits
 from .io.spec import ModelSpec
 from .layers import Context, Layer, build_layer
 from .layers.core import InputLayer
@@ -17,6 +19,13 @@ Ref = tuple  # (layer name, node index, tensor index)
 CHUNK_ROWS = 1024
 # Errors NumPy raises deep inside a layer when a malformed model (or a bug) meets an input: re-raised typed.
 _RAW = (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError)
+
+
+def _ndim(value) -> int:
+    try:
+        return np.ndim(value)
+    except (ValueError, TypeError):  # ragged nested lists
+        return -1
 
 
 def _kwarg_refs(kw: dict) -> list:
@@ -59,8 +68,9 @@ class Model:
         >>> y = model.predict(x)          # like keras model.predict(x)
     """
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, max_bytes: int | None = None):
         self.spec = spec
+        self._limits = Limits(max_bytes)
         self.name = spec.name
         self.source = spec.source
         self.keras_version = spec.keras_version
@@ -141,6 +151,9 @@ class Model:
             kw.pop("mask", None)
             layer.check_input(shape, **kw) if kw else layer.check_input(shape)
             out = layer.output_shape(shape, **kw) if kw else layer.output_shape(shape)
+            for o in out if isinstance(out, list) else [out]:
+                row = 4 * math.prod(d for d in o[1:] if isinstance(d, int))  # bytes per row (unknown dims as 1)
+                self._limits.check(row, self.source, f"one row of layer {layer.name!r}'s output {tuple(o)}")
             if isinstance(out, list):
                 for t, o in enumerate(out):
                     shapes[(layer.name, node, t)] = tuple(o)
@@ -185,6 +198,9 @@ class Model:
             return self._run(xs, intermediate)
         except KeraslessError:
             raise
+        except MemoryError:
+            raise InputError(f"{self.source}: predict ran out of memory on {len(xs[0])} rows; pass a smaller "
+                             "batch_size") from None
         except _RAW as exc:
             raise ModelFileError(f"{self.source}: the model cannot run on this input "
                                  f"({type(exc).__name__}: {str(exc)[:160]})") from exc
@@ -260,7 +276,13 @@ class Model:
             if missing:
                 raise InputError(f"predict: missing inputs {missing}; the model's inputs are {self.input_names}")
             x = [x[n] for n in self.input_names]
-        xs = list(x) if isinstance(x, (list, tuple)) and len(self.input_names) > 1 else [x]
+        if isinstance(x, (list, tuple)) and len(self.input_names) > 1:
+            xs = list(x)
+        elif isinstance(x, (list, tuple)) and len(x) == 1 and _ndim(x[0]) == len(self.get_layer(
+                self.input_names[0]).batch_shape):  # [x] for a one-input model, as Keras accepts it
+            xs = [x[0]]
+        else:
+            xs = [x]
         if len(xs) != len(self.input_names):
             raise InputError(f"predict: the model takes {len(self.input_names)} inputs {self.input_names}, "
                              f"got {len(xs)}")

@@ -23,6 +23,22 @@ RNN_FLAGS = ("return_sequences", "return_state", "go_backwards", "stateful", "un
              "time_major", "name", "trainable", "dtype", "_build_config")
 
 
+def _cell(value, where: str) -> dict:
+    """A cell's config ``{"class_name": str, "config": dict}``, else a ModelFileError."""
+    if not (isinstance(value, dict) and isinstance(value.get("class_name"), str)
+            and isinstance(value.get("config", {}), dict)):
+        raise ModelFileError(f"{where}: 'cell' should be a layer config {{class_name, config}}, got {str(value)[:80]}")
+    return value
+
+
+def _cells(cell: dict, where: str) -> list[dict]:
+    """StackedRNNCells' cell configs."""
+    cells = cell.get("config", {}).get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise ModelFileError(f"{where}: StackedRNNCells should list its cells, got {str(cells)[:80]}")
+    return [_cell(c, where) for c in cells]
+
+
 def _cell_layer_spec(name, cell: dict, flags: dict, weights) -> LayerSpec:
     cls = cell.get("class_name")
     if cls not in CELLS:
@@ -46,7 +62,7 @@ class RNNLayer(Layer):
 
     def __new__(cls, spec, ctx):
         cfg = spec.config
-        cell = cfg.get("cell") or {}
+        cell = _cell(cfg.get("cell"), f"{ctx.source}: layer {spec.name!r}")
         flags = {k: v for k, v in cfg.items() if k not in ("cell",)}
         if cell.get("class_name") == "StackedRNNCells":
             return StackedRNNLayer(spec, ctx)
@@ -54,9 +70,9 @@ class RNNLayer(Layer):
 
     @classmethod
     def n_weights(cls, config):
-        cell = config.get("cell") or {}
+        cell = _cell(config.get("cell"), "RNN")
         if cell.get("class_name") == "StackedRNNCells":
-            return sum(_cell_n_weights(c) for c in cell["config"]["cells"])
+            return sum(_cell_n_weights(c) for c in _cells(cell, "RNN"))
         return _cell_n_weights(cell)
 
 
@@ -85,7 +101,7 @@ class StackedRNNLayer(RecurrentLayer):
         flags = {"return_sequences": False, "go_backwards": False, "stateful": False}
         ws = list(spec.weights)
         self.cells = []
-        for k, cell in enumerate(c["cell"]["config"]["cells"]):
+        for k, cell in enumerate(_cells(c["cell"], self.where())):
             n = _cell_n_weights(cell)
             layer = ctx.build(_cell_layer_spec(f"{self.name}/cell_{k}", cell, flags, ws[:n]))
             ws = ws[n:]
