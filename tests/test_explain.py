@@ -267,6 +267,25 @@ def test_trace_bidirectional_matches_merged_output():
     np.testing.assert_array_equal(tr.output, model.predict(x))
 
 
+def test_trace_is_thread_safe():
+    """Tracing records through this thread's own call: predicts running at the same time in other threads on the
+    same model get their own answers and add nothing to the trace."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    model = rnn_model("LSTM", U, 3, 7, rng, return_sequences=True)
+    xs = [rng.normal(size=(2, 7, 3)).astype(np.float32) for _ in range(8)]
+    want = [model.predict(x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        traces = [pool.submit(trace, model, xs[0]) for _ in range(4)]
+        preds = [pool.submit(model.predict, x) for x in xs]
+        for got, ref in zip(preds, want):
+            np.testing.assert_array_equal(got.result(), ref)
+        for tr in traces:
+            assert list(tr.result()) == ["l0"]
+            np.testing.assert_array_equal(tr.result()["l0"]["h"], want[0])
+
+
 def test_trace_leaves_stateful_state_alone():
     rng = np.random.default_rng(5)
     model = rnn_model("LSTM", U, 3, 5, rng, stateful=True)

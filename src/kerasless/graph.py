@@ -228,7 +228,26 @@ class Model:
             return build(self.spec.output_structure)
         return outs[0] if len(outs) == 1 else outs
 
-    def _run(self, xs, intermediate, masks=None):
+    def _run(self, xs, intermediate=False):
+        """predict's result for checked inputs: the outputs in Keras's structure, and with ``intermediate`` the
+        ``{layer name: output}`` of every call."""
+        values = self._values(xs)
+        out = self._nest([values[tuple(r)][0] for r in self.spec.outputs])
+        if not intermediate:
+            return out
+        named = {}
+        for k, v in values.items():
+            key = k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"
+            named[key if k[2] == 0 else f"{key}/{k[2]}"] = v[0]
+        return out, named
+
+    def outputs_with_masks(self, xs, masks) -> list[tuple]:
+        """(output, mask) of every model output: how a model used as a layer passes masks on."""
+        values = self._values(xs, masks)
+        return [values[tuple(r)] for r in self.spec.outputs]
+
+    def _values(self, xs, masks=None) -> dict:
+        """Run every layer call in order: {(layer, node, tensor): (array, mask)}."""
         values = {(name, 0, 0): (a, None if masks is None else m)
                   for name, a, m in zip(self.input_names, xs, masks or [None] * len(xs))}
         for layer, node, refs in self._nodes:
@@ -259,16 +278,7 @@ class Model:
                     values[(layer.name, node, t)] = (yt, mt)
             else:
                 values[(layer.name, node, 0)] = (y, m)
-        if intermediate == "masks":  # nested use: outputs with their masks
-            return [values[tuple(r)] for r in self.spec.outputs]
-        out = self._nest([values[tuple(r)][0] for r in self.spec.outputs])
-        if intermediate:
-            named = {}
-            for k, v in values.items():
-                key = k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"
-                named[key if k[2] == 0 else f"{key}/{k[2]}"] = v[0]
-            return out, named
-        return out
+        return values
 
     def _check_inputs(self, x) -> list[np.ndarray]:
         if isinstance(x, Mapping):
@@ -320,16 +330,19 @@ class Model:
         return Stream(self, batch_size, initial_state)
 
     # -- state -------------------------------------------------------------------------------------------------
+    def walk(self):
+        """Every layer, and every layer under each (Bidirectional halves, TimeDistributed's inner, nested models)."""
+        for layer in self.layers:
+            yield from layer.walk()
+
     @property
     def stateful(self) -> bool:
-        return any(getattr(layer, "stateful", False) or getattr(getattr(layer, "forward", None), "stateful", False)
-                   for layer in self.layers)
+        return any(layer.stateful for layer in self.walk())
 
     def reset_states(self) -> None:
         """Zero the carried state of every stateful layer (Keras ``layer.reset_state()``)."""
         for layer in self.layers:
-            if hasattr(layer, "reset_states"):
-                layer.reset_states()
+            layer.reset_states()
 
     # -- summary -----------------------------------------------------------------------------------------------
     def count_params(self) -> int:

@@ -120,6 +120,3 @@ def resolve(value, keras_major: int, layer: str, option: str = "activation") -> 
         )
     return name
 
-
-def apply(name: str, x: np.ndarray) -> np.ndarray:
-    return ACTIVATIONS[name](x)

@@ -63,8 +63,23 @@ class Layer:
     def where(self) -> str:
         return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
 
-    def option(self, key, default=None):
-        return self.config.get(key, default)
+    # -- the layer tree and carried state (what graph, trace, explain and export walk) -----------------------------
+    stateful = False  # carries state between predict calls (recurrent layers: from their config)
+
+    def children(self) -> list[Layer]:
+        """The layers this one runs: Bidirectional's halves, TimeDistributed's inner layer, a nested model's layers."""
+        return []
+
+    def walk(self):
+        """This layer, then every layer under it, depth first."""
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+    def reset_states(self) -> None:
+        """Forget carried state (Keras ``reset_state()``), here and below."""
+        for child in self.children():
+            child.reset_states()
 
     def _check_options(self) -> None:
         dtype = dtype_name(self.config.get("dtype"))

@@ -101,6 +101,5 @@ class BidirectionalLayer(Layer):
         ys = [y, y_rev] if self.merge_mode is None else [MERGES[self.merge_mode](y, y_rev)]
         return ys + states if (self.return_state or self.merge_mode is None) else ys[0]
 
-    def reset_states(self):
-        self.forward.reset_states()
-        self.backward.reset_states()
+    def children(self):
+        return [self.forward, self.backward]

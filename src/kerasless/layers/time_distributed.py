@@ -40,6 +40,5 @@ class TimeDistributedLayer(Layer):
         y = self.inner.call(x.reshape(b * t, *x.shape[2:]))  # (batch*time, ...)
         return y.reshape(b, t, *y.shape[1:])
 
-    def reset_states(self):
-        if hasattr(self.inner, "reset_states"):
-            self.inner.reset_states()
+    def children(self):
+        return [self.inner]

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Layer, anything
-from .recurrent import RNN_OPTIONS, RecurrentLayer, run
+from .recurrent import RNN_OPTIONS, RecurrentLayer, recorder, run
 
 CELLS = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
 RNN_FLAGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask",
@@ -135,7 +135,7 @@ class StackedRNNLayer(RecurrentLayer):
     def _sizes(self):
         return [cell.units for cell in self.cells for _ in range(cell.n)]
 
-    def initial_state(self, batch):
+    def _start_states(self, batch):
         if self.stateful and self.state is not None:
             return self.state
         return tuple(np.zeros((batch, u), np.float32) for u in self._sizes())
@@ -152,12 +152,12 @@ class StackedRNNLayer(RecurrentLayer):
             x, initial_state = x[0], x[1:] or initial_state
             mask = mask[0] if isinstance(mask, list) else mask
         states = (tuple(np.asarray(s, np.float32) for s in initial_state) if initial_state is not None
-                  else self.initial_state(x.shape[0]))
+                  else self._start_states(x.shape[0]))
         n = self.cells[-1].n
         states = states[-n:] + states[:-n]  # internal order
         y, states = run(type(self).step, self.params, self.project(x), states, mask,
                         go_backwards=self.go_backwards, return_sequences=self.return_sequences,
-                        zero_output_for_mask=self.zero_output_for_mask, record=record)
+                        zero_output_for_mask=self.zero_output_for_mask, record=recorder(self, x, mask, record))
         states = states[n:] + states[:n]  # Keras order
         if self.stateful:
             self.state = states
@@ -211,12 +211,8 @@ class NestedModelLayer(Layer):
     def layers(self):
         return self.model.layers
 
-    @property
-    def stateful(self):
-        return self.model.stateful
-
-    def reset_states(self):
-        self.model.reset_states()
+    def children(self):
+        return self.model.layers
 
     def output_shape(self, input_shape):
         shapes = [self.model._shapes[tuple(r)] for r in self.model.spec.outputs]
@@ -228,7 +224,7 @@ class NestedModelLayer(Layer):
         xs = x if isinstance(x, list) else [x]
         masks = mask if isinstance(mask, list) else [mask]
         xs = [np.asarray(a, np.float32) for a in xs]
-        outs = self.model._run(xs, "masks", masks)
+        outs = self.model.outputs_with_masks(xs, masks)
         self._masks = [m for _, m in outs]
         ys = [y for y, _ in outs]
         return ys[0] if len(ys) == 1 else ys
