@@ -13,7 +13,7 @@ from kerasless.layers import Context, build_layer, fastpath, gru, lstm, simple_r
 from kerasless.layers.activations import ACTIVATIONS
 from kerasless.layers.recurrent import _masked_step, _step_loop, masked_step
 
-KINDS = {"lstm": (4, lstm.step), "gru": (3, gru.step), "gru_v1": (3, gru.step), "simple": (1, simple_rnn.step)}
+KINDS = {"lstm": (4, lstm.step), "gru": (3, gru.step), "gru_v1": (3, gru.step), "simple_rnn": (1, simple_rnn.step)}
 
 
 def _cell(kind, units, rng, act="tanh", ract="sigmoid"):
@@ -23,7 +23,7 @@ def _cell(kind, units, rng, act="tanh", ract="sigmoid"):
     p = SimpleNamespace(units=units, U=U, a=ACTIVATIONS[act], ra=ACTIVATIONS[ract], reset_after=kind == "gru",
                         recurrent_bias=rb, U_zr=np.ascontiguousarray(U[:, :2 * units]),
                         U_h=np.ascontiguousarray(U[:, 2 * units:]))
-    fast = fastpath.cell(kind, units, act, None if kind == "simple" else ract,
+    fast = fastpath.cell(kind, units, act, None if kind == "simple_rnn" else ract,
                          p.U_zr if kind == "gru_v1" else U, p.U_h if kind == "gru_v1" else None, rb)
     return step, p, fast
 
@@ -208,9 +208,9 @@ def test_native_loop_projects_and_splits(monkeypatch, kind, onehot, threads, uni
 def test_one_hot_shortcut_needs_finite_weights():
     """0 * inf is NaN in Keras's product: a kernel with inf never takes the skip-the-zeros path."""
     W = np.ones((3, 4), np.float32)
-    assert fastpath.cell("simple", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
+    assert fastpath.cell("simple_rnn", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
     W[1, 2] = np.inf
-    assert not fastpath.cell("simple", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
+    assert not fastpath.cell("simple_rnn", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
 
 
 def test_thread_plan():

@@ -28,7 +28,7 @@ class FastCell:
     """A recurrent cell's arrays and activations as the fast paths want them (a plain class: see io/spec.py)."""
 
     def __init__(self, kind: str, units: int, act: str, ract: str | None, U, U2=None, rb=None, W=None, bx=None):
-        self.kind = kind  # lstm | gru (reset_after) | gru_v1 | simple
+        self.kind = kind  # lstm | gru (reset_after) | gru_v1 (reset_before) | simple_rnn
         self.units, self.act, self.ract = units, act, ract
         self.U = U  # (u, G) contiguous; gru_v1: U_zr (u, 2u)
         self.U2 = U2  # gru_v1: U_h (u, u)

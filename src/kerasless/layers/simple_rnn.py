@@ -28,5 +28,5 @@ class SimpleRNNLayer(RecurrentLayer):
         self.expect_weights([(None, u), (u, u)] + ([(u,)] if self.use_bias else []))
         self.input_bias = self.weights[2] if self.use_bias else None
         self.params = SimpleNamespace(units=u, U=self.weights[1], a=ACTIVATIONS[self.activation],
-                                      fast=fastpath.cell("simple", u, self.activation, None, self.weights[1],
+                                      fast=fastpath.cell("simple_rnn", u, self.activation, None, self.weights[1],
                                                         W=self.weights[0], bx=self.input_bias))

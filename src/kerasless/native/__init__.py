@@ -23,11 +23,13 @@ import weakref
 
 import numpy as np
 
+from ..layers.layout import GRU, LSTM, SIMPLE_RNN
+
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.c")  # os.path: no pathlib import
 _FLAGS = [["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"], ["-O3", "-fno-math-errno", "-fno-trapping-math"]]
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "hard_sigmoid_k2": 4, "relu": 5}
 DENSE_ACT_CODES = {**ACT_CODES, "softmax": 6}  # softmax over the last axis: Dense only
-KINDS = {"lstm": 0, "gru": 1, "gru_v1": 2, "simple": 3}
+KINDS = {"lstm": 0, "gru": 1, "gru_v1": 2, "simple_rnn": 3}
 
 _lib = None
 _lock = threading.Lock()
@@ -209,7 +211,9 @@ def _ptr(a):
         return a.ctypes.data
 
 
-GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "hh"), "gru_v1": ("z", "r", "hh"), "simple": ()}
+# The gates each cell's step records (trace), from the layout: gate variables that are not states.
+GATES = {kind: tuple(g.var for g in cell.gates if g.var not in cell.states)
+         for kind, cell in (("lstm", LSTM), ("gru", GRU), ("gru_v1", GRU), ("simple_rnn", SIMPLE_RNN))}
 
 
 PANEL = 16
