@@ -384,6 +384,13 @@ class Model:
 
         return trace(self, x)
 
+    # -- pickling --------------------------------------------------------------------------------------------
+    def __reduce__(self):
+        """Pickle and copy as plain data (the spec and max_bytes); the other side rebuilds (kerasless.ship)."""
+        from .ship import reduce_model
+
+        return reduce_model(self)
+
     def __repr__(self) -> str:
         return f"<kerasless.Model {self.name!r}: {len(self.layers)} layers from {self.source}>"
 

@@ -81,6 +81,12 @@ class Stream:
         self._output = tuple(model.spec.outputs[0])
         self.reset(initial_state)
 
+    def __reduce__(self):
+        """Pickle and copy as the model, the batch size and the carried state (kerasless.ship)."""
+        from .ship import reduce_stream
+
+        return reduce_stream(self)
+
     @property
     def state(self) -> list[tuple[np.ndarray, ...]]:
         """Per recurrent layer (model order), its states in Keras order (LSTM: h, c)."""
