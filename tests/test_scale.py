@@ -122,6 +122,8 @@ def test_shipped_errors_on_a_worker(tmp_path):
 def spark():
     pytest.importorskip("pyspark")
     pytest.importorskip("pyarrow")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.skip("Spark needs Java (make toolchains installs a JDK)")
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers run this interpreter (and find kerasless)

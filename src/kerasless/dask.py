@@ -69,6 +69,8 @@ def predict(model, x, *, batch_size: int | None = None, threads: int | None = 1,
                          f"got {len(xs)}")
     if any(math.isnan(a.shape[0]) for a in xs):
         raise InputError("predict: the inputs' row counts are unknown (call x.compute_chunk_sizes() first)")
+    if len({a.shape[0] for a in xs}) > 1:
+        raise InputError(f"predict: every input needs the same batch size, got {[a.shape[0] for a in xs]}")
     rows = xs[0].chunks[0]
     xs = [a.rechunk({0: rows, **{i: -1 for i in range(1, a.ndim)}}) for a in xs]  # one block per row chunk
     # One row through the model on the driver: the outputs' shapes (checks the inputs' shapes and dtypes too).
