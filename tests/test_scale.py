@@ -4,6 +4,7 @@ processes, every row compared with model.predict. Fixtures: Keras-written models
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import pickle
 import shutil
@@ -115,6 +116,22 @@ def test_shipped_errors_on_a_worker(tmp_path):
         pickle.loads(pickle.dumps(broken)).get()
     with pytest.raises(kerasless.KeraslessError, match="threads"):
         Shipped(path, threads=0)
+
+
+@pytest.mark.parametrize("case", ENGINE_CASES + ["stacked_cells", "lstm_basic"])
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_predict_leaves_no_reference_cycles(case, batch_size):
+    """A long-running worker calls predict millions of times: nothing may wait for the cyclic collector."""
+    model = _load(case)
+    xs = _rows(model, 20)
+    model.predict(xs, batch_size=batch_size)
+    gc.collect()
+    gc.disable()
+    try:
+        model.predict(xs, batch_size=batch_size)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 # -- Spark -------------------------------------------------------------------------------------------------------

@@ -42,13 +42,17 @@ def _resolve_kwargs(kw, lookup):
     """Keyword arguments of one call with tensor refs replaced by lookup(ref)."""
     if not kw:
         return {}
-    def one(v):
-        if isinstance(v, tuple) and v and v[0] == "__tensor__":
-            return lookup(tuple(v[1]))
-        if isinstance(v, list):
-            return [one(e) for e in v]
-        return v
-    return {k: one(v) for k, v in kw.items() if k != "training" and not (k == "mask" and v is None)}
+    return {k: _resolve(v, lookup) for k, v in kw.items() if k != "training" and not (k == "mask" and v is None)}
+
+
+def _resolve(v, lookup):
+    """One keyword value with its tensor refs looked up. (A module function, not a recursive closure: that would be
+    a reference cycle keeping every layer's outputs alive until the cyclic garbage collector runs.)"""
+    if isinstance(v, tuple) and v and v[0] == "__tensor__":
+        return lookup(tuple(v[1]))
+    if isinstance(v, list):
+        return [_resolve(e, lookup) for e in v]
+    return v
 
 
 def _values_only(v, default=None):
@@ -221,11 +225,8 @@ class Model:
 
     def _nest(self, outs: list):
         """Flat outputs -> the structure Keras's predict returns."""
-        def build(t):
-            return outs[t] if isinstance(t, int) else [build(e) for e in t]
-
         if self.spec.output_structure is not None:
-            return build(self.spec.output_structure)
+            return _build_nest(self.spec.output_structure, outs)
         return outs[0] if len(outs) == 1 else outs
 
     def _run(self, xs, intermediate=False):
@@ -393,6 +394,12 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<kerasless.Model {self.name!r}: {len(self.layers)} layers from {self.source}>"
+
+
+def _build_nest(t, outs: list):
+    """Nested lists of indices -> the same nesting of outs[i]. (A module function: a recursive closure is a
+    reference cycle that would keep every predict's outputs alive until the cyclic garbage collector runs.)"""
+    return outs[t] if isinstance(t, int) else [_build_nest(e, outs) for e in t]
 
 
 def _shape_words(shape) -> str:
