@@ -83,6 +83,7 @@ def session():
     os.environ["PYSPARK_PYTHON"] = sys.executable
     return (SparkSession.builder.master("local[2]").appName("kerasless-bench-scale")
             .config("spark.ui.enabled", "false").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2048")  # rows per Arrow batch (default 10,000)
             .config("spark.driver.memory", "4g").getOrCreate())
 
 
