@@ -122,7 +122,8 @@ class Shipped:
 
     def get(self):
         """The model in this process: rebuilt (or loaded from the path) at the first call, then cached. In a process
-        the handle was sent to, applies the worker options (threads, backend) first. Raises ModelFileError when the worker cannot read it."""
+        the handle was sent to, applies the worker options (threads, backend) first. Raises ModelFileError when the
+        worker cannot read it."""
         if self._local is not None:  # the process that made the handle: its settings stay as they are
             return self._local
         set_worker_threads(self.threads)
