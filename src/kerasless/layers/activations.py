@@ -120,3 +120,8 @@ def resolve(value, keras_major: int, layer: str, option: str = "activation") -> 
         )
     return name
 
+
+
+def display(name: str | None) -> str | None:
+    """An activation's name as people know it ("hard_sigmoid_k2" is Keras <= 2's hard_sigmoid)."""
+    return "hard_sigmoid" if name == "hard_sigmoid_k2" else name

@@ -121,6 +121,14 @@ class StackedRNNLayer(RecurrentLayer):
 
     step = staticmethod(_stacked_step)
 
+    def parts(self):
+        return [(f"cell_{k}", cell) for k, cell in enumerate(self.cells)]
+
+    named_weights = Layer.named_weights  # the cells' own, prefixed cell_k/
+
+    def explain_text(self, inner):
+        return inner, ["cells run in order within each step: cell k's output h_t is cell k+1's input x_t"]
+
     @classmethod
     def n_weights(cls, config):
         return RNNLayer.n_weights(config)
@@ -211,8 +219,11 @@ class NestedModelLayer(Layer):
     def layers(self):
         return self.model.layers
 
-    def children(self):
-        return self.model.layers
+    def parts(self):
+        return [(layer.name, layer) for layer in self.model.layers]
+
+    def explain_text(self, inner):
+        return f"a nested model of {len(self.model.layers)} layers", []
 
     def output_shape(self, input_shape):
         shapes = [self.model._shapes[tuple(r)] for r in self.model.spec.outputs]
