@@ -101,7 +101,7 @@ def layer_class(class_name: str, where: str = "") -> type[Layer]:
 
 def build_layer(spec: LayerSpec, ctx: Context) -> Layer:
     """Build one layer object from its spec (wrappers build their inner layers through the same function)."""
-    child = Context(ctx.keras_major, ctx.source)
+    child = Context(ctx.keras_major, ctx.source, model=ctx.model)
     child.build = lambda s: build_layer(s, child)
     child.layer_class = lambda name, parent: layer_class(name, f"{parent.where()}: inner ")
     cls = layer_class(spec.class_name, f"{ctx.source}: layer {spec.name!r}: ")

@@ -27,12 +27,13 @@ def dtype_name(value) -> str | None:
 class Context:
     """What a layer needs to know about the file it came from. (A plain class: see io/spec.py.)"""
 
-    __slots__ = ("keras_major", "source", "build", "layer_class")
+    __slots__ = ("keras_major", "source", "build", "layer_class", "model")
 
-    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None):
+    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None, model=None):
         self.keras_major, self.source = keras_major, source
         self.build = build  # callable(LayerSpec) -> Layer, for wrappers that hold layers
         self.layer_class = layer_class  # callable(class_name, parent) -> Layer subclass
+        self.model = model  # callable(ModelSpec) -> Model, for a model used as a layer (graph.Model sets it)
 
 
 class Layer:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..errors import ModelFileError, UnsupportedLayerError
+from ..errors import ModelFileError, UnsupportedLayerError, UnsupportedOptionError
 from ..io.spec import LayerSpec
 from .base import Layer, anything
 from .recurrent import RNN_OPTIONS, RecurrentLayer, recorder, run
@@ -185,7 +185,6 @@ class NestedModelLayer(Layer):
     LIST_INPUT = False
 
     def __init__(self, spec, ctx):
-        from ..graph import Model
         from ..io.config import parse_model_config
         from . import layer_class
 
@@ -199,13 +198,12 @@ class NestedModelLayer(Layer):
             s.weights, ws = ws[:n], ws[n:]
         if ws:
             raise ModelFileError(f"{self.where()}: {len(ws)} stored weights left over after filling the nested layers")
-        self.model = Model(sub)
+        self.model = ctx.model(sub)  # graph.Model, through the context (layers never import graph)
         self._masks = None
 
     def _check_options(self):
         for key in self.config:
             if key not in MODEL_KEYS and not key.startswith("_"):
-                from ..errors import UnsupportedOptionError
                 raise UnsupportedOptionError(f"{self.where()}: option {key}={self.config[key]!r} is not understood")
 
     @classmethod
