@@ -613,6 +613,84 @@ def build_batchnorm_axes(keras, rng):
     return model, normal_x(rng, 5, 2, 3)
 
 
+@_desc("Conv2D: padding same + strides (2, 1); dilation 2 + relu; groups=3 without bias")
+def build_conv2d_options(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 6, 3))
+    outs = [L.Conv2D(4, (3, 2), padding="same", strides=(2, 1))(x),
+            L.Conv2D(4, 3, dilation_rate=2, activation="relu")(x),
+            L.Conv2D(6, 2, groups=3, use_bias=False)(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 7, 6, 3))
+
+
+@_desc("DepthwiseConv2D(depth_multiplier=2, same) and SeparableConv2D(strides 2, same, depth_multiplier=2)")
+def build_depthwise_separable2d(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 6, 3))
+    outs = [L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x),
+            L.SeparableConv2D(5, (2, 3), strides=2, padding="same", depth_multiplier=2, activation="tanh")(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 7, 6, 3))
+
+
+@_desc("Conv3D: padding same + strides (1, 2, 1); dilation (1, 2, 1)")
+def build_conv3d(keras, rng):
+    L = keras.layers
+    x = keras.Input((4, 5, 6, 2))
+    outs = [L.Conv3D(3, (2, 3, 2), padding="same", strides=(1, 2, 1))(x),
+            L.Conv3D(2, 2, dilation_rate=(1, 2, 1))(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 4, 5, 6, 2))
+
+
+@_desc("2-D and 3-D Max/AveragePooling (valid/same, strides) and GlobalMax/GlobalAveragePooling (keepdims)")
+def build_pooling_nd(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((7, 6, 3)), keras.Input((4, 5, 6, 2))
+    outs = [L.MaxPooling2D((3, 2), strides=2, padding="same")(a), L.AveragePooling2D(2, strides=1, padding="same")(a),
+            L.AveragePooling2D((2, 3))(a), L.GlobalMaxPooling2D()(a), L.GlobalAveragePooling2D(keepdims=True)(a),
+            L.MaxPooling3D(2, padding="same")(b), L.AveragePooling3D((2, 2, 3), padding="same")(b),
+            L.GlobalMaxPooling3D(keepdims=True)(b), L.GlobalAveragePooling3D()(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 7, 6, 3), normal_x(rng, 4, 5, 6, 2)])
+
+
+@_desc("ZeroPadding2D/3D, Cropping2D/3D, UpSampling2D (nearest, bilinear) and UpSampling3D")
+def build_reshaping_nd(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 4, 3)), keras.Input((3, 4, 5, 2))
+    outs = [L.ZeroPadding2D(((1, 0), (2, 1)))(a), L.Cropping2D(((1, 1), (0, 2)))(a), L.UpSampling2D((2, 3))(a),
+            L.UpSampling2D(2, interpolation="bilinear")(a), L.ZeroPadding3D(1)(b),
+            L.Cropping3D(((1, 0), (0, 1), (1, 1)))(b), L.UpSampling3D((1, 2, 2))(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 5, 4, 3), normal_x(rng, 3, 4, 5, 2)])
+
+
+@_desc("CRNN (OCR-style): Conv2D -> MaxPooling2D -> Conv2D -> MaxPooling2D((2, 1)) -> Permute -> Reshape -> "
+       "Bidirectional(GRU, seq) -> Dense(softmax)")
+def build_crnn(keras, rng):
+    L = keras.layers
+    x = keras.Input((16, 12, 1))
+    y = L.MaxPooling2D(2)(L.Conv2D(4, 3, padding="same", activation="relu")(x))  # (8, 6, 4)
+    y = L.MaxPooling2D((2, 1))(L.Conv2D(6, 3, padding="same", activation="relu")(y))  # (4, 6, 6)
+    y = L.Reshape((6, 24))(L.Permute((2, 1, 3))(y))  # width is time
+    y = L.Bidirectional(L.GRU(5, return_sequences=True))(y)
+    return _fmodel(keras, x, L.Dense(7, activation="softmax")(y), rng, normal_x(rng, 16, 12, 1))
+
+
+@_desc("TimeDistributed(Conv2D) -> TimeDistributed(GlobalAveragePooling2D) -> LSTM: a video/sensor model")
+def build_td_conv_lstm(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 8, 8, 2))
+    y = L.TimeDistributed(L.Conv2D(3, 3, activation="relu"))(x)
+    y = L.TimeDistributed(L.GlobalAveragePooling2D())(y)
+    return _fmodel(keras, x, L.LSTM(4)(y), rng, normal_x(rng, 5, 8, 8, 2))
+
+
+@_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
+def build_inert_nd(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 4, 3)), keras.Input((3, 4, 5, 2))
+    outs = [L.ActivityRegularization(l1=0.01)(L.SpatialDropout2D(0.3)(a)), L.SpatialDropout3D(0.5)(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 5, 4, 3), normal_x(rng, 3, 4, 5, 2)])
+
+
 @_desc("LayerNormalization(rms_scaling=True) (Keras 3 only)")
 def build_layernorm_rms(keras, rng):
     L = keras.layers
@@ -779,6 +857,15 @@ CASES = {
     "two_input_concat": build_two_input_concat,
     "shared_merges": build_shared_merges,
     "merge_ranks": build_merge_ranks,
+    # --- 2-D / 3-D layers (issue 17) ------------------------------------------
+    "conv2d_options": build_conv2d_options,
+    "depthwise_separable2d": build_depthwise_separable2d,
+    "conv3d": build_conv3d,
+    "pooling_nd": build_pooling_nd,
+    "reshaping_nd": build_reshaping_nd,
+    "crnn": build_crnn,
+    "td_conv_lstm": build_td_conv_lstm,
+    "inert_nd": build_inert_nd,
     "batchnorm_axes": build_batchnorm_axes,
     "dot_seq": build_dot_seq,
     "nested_sequential": build_nested_sequential,

@@ -8,6 +8,11 @@ from .base import Context, Layer
 from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer
 from .attention import AdditiveAttentionLayer, AttentionLayer, MultiHeadAttentionLayer
 from .bidirectional import BidirectionalLayer
+from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2DLayer, Cropping3DLayer,
+                         GlobalAveragePooling2DLayer, GlobalAveragePooling3DLayer, GlobalMaxPooling2DLayer,
+                         GlobalMaxPooling3DLayer, MaxPooling2DLayer, MaxPooling3DLayer, UpSampling2DLayer,
+                         UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
+from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
 from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
                             GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
                             ZeroPadding1DLayer)
@@ -42,6 +47,10 @@ REGISTRY: dict[str, type[Layer]] = {
     "Permute": PermuteLayer,
     "Dropout": NoOp,
     "SpatialDropout1D": NoOp,
+    "SpatialDropout2D": NoOp,
+    "SpatialDropout3D": NoOp,
+    "Identity": NoOp,
+    "ActivityRegularization": NoOp,
     "GaussianNoise": NoOp,
     "GaussianDropout": NoOp,
     "AlphaDropout": NoOp,
@@ -66,6 +75,24 @@ REGISTRY: dict[str, type[Layer]] = {
     "ZeroPadding1D": ZeroPadding1DLayer,
     "Cropping1D": Cropping1DLayer,
     "UpSampling1D": UpSampling1DLayer,
+    "Conv2D": Conv2DLayer,
+    "Conv3D": Conv3DLayer,
+    "DepthwiseConv2D": DepthwiseConv2DLayer,
+    "SeparableConv2D": SeparableConv2DLayer,
+    "MaxPooling2D": MaxPooling2DLayer,
+    "MaxPooling3D": MaxPooling3DLayer,
+    "AveragePooling2D": AveragePooling2DLayer,
+    "AveragePooling3D": AveragePooling3DLayer,
+    "GlobalMaxPooling2D": GlobalMaxPooling2DLayer,
+    "GlobalMaxPooling3D": GlobalMaxPooling3DLayer,
+    "GlobalAveragePooling2D": GlobalAveragePooling2DLayer,
+    "GlobalAveragePooling3D": GlobalAveragePooling3DLayer,
+    "ZeroPadding2D": ZeroPadding2DLayer,
+    "ZeroPadding3D": ZeroPadding3DLayer,
+    "Cropping2D": Cropping2DLayer,
+    "Cropping3D": Cropping3DLayer,
+    "UpSampling2D": UpSampling2DLayer,
+    "UpSampling3D": UpSampling3DLayer,
     "BatchNormalization": BatchNormalizationLayer,
     "LayerNormalization": LayerNormalizationLayer,
     "UnitNormalization": UnitNormalizationLayer,
@@ -87,7 +114,11 @@ REGISTRY: dict[str, type[Layer]] = {
 # Keras 2 / tf_keras names of the same classes.
 ALIASES = {"Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D", "MaxPool1D": "MaxPooling1D",
            "AvgPool1D": "AveragePooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
-           "GlobalAvgPool1D": "GlobalAveragePooling1D"}
+           "GlobalAvgPool1D": "GlobalAveragePooling1D", "Convolution2D": "Conv2D", "Convolution3D": "Conv3D",
+           "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
+           "AvgPool2D": "AveragePooling2D", "AvgPool3D": "AveragePooling3D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
+           "GlobalMaxPool3D": "GlobalMaxPooling3D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
+           "GlobalAvgPool3D": "GlobalAveragePooling3D"}
 
 
 def layer_class(class_name: str, where: str = "") -> type[Layer]:

@@ -124,8 +124,6 @@ class StackedRNNLayer(RecurrentLayer):
     def parts(self):
         return [(f"cell_{k}", cell) for k, cell in enumerate(self.cells)]
 
-    named_weights = Layer.named_weights  # the cells' own, prefixed cell_k/
-
     def explain_text(self, inner):
         return inner, ["cells run in order within each step: cell k's output h_t is cell k+1's input x_t"]
 
