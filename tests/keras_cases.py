@@ -683,6 +683,18 @@ def build_td_conv_lstm(keras, rng):
     return _fmodel(keras, x, L.LSTM(4)(y), rng, normal_x(rng, 5, 8, 8, 2))
 
 
+@_desc("ConvLSTM2D (same, sequences) -> ConvLSTM2D (valid, strides 2, go_backwards, return_state); ConvLSTM1D; "
+       "ConvLSTM3D")
+def build_conv_lstm(keras, rng):
+    L = keras.layers
+    a, b, c = keras.Input((5, 6, 7, 2)), keras.Input((5, 8, 2)), keras.Input((3, 4, 5, 4, 1))
+    y = L.ConvLSTM2D(3, (3, 2), padding="same", return_sequences=True)(a)
+    seq, h, cs = L.ConvLSTM2D(2, 3, strides=2, go_backwards=True, return_state=True)(y)
+    outs = [seq, h, cs, L.ConvLSTM1D(3, 3, padding="same", return_sequences=True)(b), L.ConvLSTM3D(2, 2)(c)]
+    return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 5, 6, 7, 2), normal_x(rng, 5, 8, 2),
+                                                 normal_x(rng, 3, 4, 5, 4, 1)])
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -866,6 +878,7 @@ CASES = {
     "crnn": build_crnn,
     "td_conv_lstm": build_td_conv_lstm,
     "inert_nd": build_inert_nd,
+    "conv_lstm": build_conv_lstm,
     "batchnorm_axes": build_batchnorm_axes,
     "dot_seq": build_dot_seq,
     "nested_sequential": build_nested_sequential,

@@ -12,6 +12,7 @@ from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2
                          GlobalAveragePooling2DLayer, GlobalAveragePooling3DLayer, GlobalMaxPooling2DLayer,
                          GlobalMaxPooling3DLayer, MaxPooling2DLayer, MaxPooling3DLayer, UpSampling2DLayer,
                          UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
+from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
 from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
 from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
                             GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
@@ -93,6 +94,9 @@ REGISTRY: dict[str, type[Layer]] = {
     "Cropping3D": Cropping3DLayer,
     "UpSampling2D": UpSampling2DLayer,
     "UpSampling3D": UpSampling3DLayer,
+    "ConvLSTM1D": ConvLSTM1DLayer,
+    "ConvLSTM2D": ConvLSTM2DLayer,
+    "ConvLSTM3D": ConvLSTM3DLayer,
     "BatchNormalization": BatchNormalizationLayer,
     "LayerNormalization": LayerNormalizationLayer,
     "UnitNormalization": UnitNormalizationLayer,

@@ -156,7 +156,7 @@ class Layer:
 def keep_masked(keep, y, new, prev, old, zero_output_for_mask=False):
     """Keras's mask rule for one recurrent step, where ``keep`` (batch,) is False: every state keeps its old value
     and the output repeats the previous one (zeros with zero_output_for_mask). Returns (y, new states)."""
-    keep = keep[:, None]  # (batch, 1)
+    keep = keep.reshape(-1, *(1,) * (y.ndim - 1))  # (batch, 1) (ConvLSTM: (batch, 1, 1, 1))
     y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
     return y, tuple(np.where(keep, n, o) for n, o in zip(new, old))
 

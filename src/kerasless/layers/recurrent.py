@@ -49,9 +49,8 @@ def run(step, params, xp, states, mask=None, *, go_backwards=False, return_seque
 def _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
     """The readable loop: one ``step`` call per timestep (every cell, every activation; feeds ``record``)."""
     batch, steps = xp.shape[0], xp.shape[1]
-    units = states[0].shape[-1]
-    prev = np.zeros((batch, units), np.float32)  # (batch, units)
-    outputs = np.empty((batch, steps, units), np.float32) if return_sequences else None
+    prev = np.zeros(states[0].shape, np.float32)  # (batch, units); ConvLSTM: (batch, *spatial, filters)
+    outputs = np.empty((batch, steps, *states[0].shape[1:]), np.float32) if return_sequences else None
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     for k, t in enumerate(order):
         y, states, gates = _masked_step(step, params, xp[:, t], states, prev,
