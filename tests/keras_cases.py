@@ -695,6 +695,38 @@ def build_conv_lstm(keras, rng):
                                                  normal_x(rng, 3, 4, 5, 4, 1)])
 
 
+@_desc("GroupNormalization on (t, 6) and (h, w, 6); Normalization (adapted, and given mean/variance with invert); "
+       "Rescaling; DepthwiseConv1D")
+def build_norm_preprocess(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 6)), keras.Input((4, 3, 6))
+    norm = L.Normalization()
+    norm.adapt(rng.normal(2.0, 3.0, (64, 5, 6)).astype(np.float32))
+    given = L.Normalization(mean=[0.5, -1.0, 2.0, 0.0, 1.0, 3.0], variance=[1.0, 4.0, 0.25, 2.0, 9.0, 0.5], invert=True)
+    outs = [L.GroupNormalization(3, epsilon=0.01)(a), L.GroupNormalization(2, center=False)(b), norm(a), given(a),
+            L.Rescaling(1 / 127.5, offset=-1)(a), L.DepthwiseConv1D(3, depth_multiplier=2, padding="same")(a)]
+    model = keras.Model([a, b], outs)
+    learned = ("gamma", "beta", "kernel", "bias")  # not the adapted mean/variance/count
+    model.set_weights([rng.normal(0.5, 0.5, np.shape(w)).astype(np.float32)
+                       if any(k in (w.path if is_keras3(keras) else w.name) for k in learned) else np.asarray(w)
+                       for w in model.weights])
+    return model, [normal_x(rng, 5, 6), normal_x(rng, 4, 3, 6)]
+
+
+@_desc("RMSNormalization (Keras 3 only)")
+def build_rms_norm(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 6))
+    return _fmodel(keras, x, L.RMSNormalization(epsilon=1e-5)(x), rng, normal_x(rng, 5, 6))
+
+
+@_desc("ThresholdedReLU(theta=0.3) (tf_keras only)")
+def build_thresholded_relu(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 6))
+    return _fmodel(keras, x, L.ThresholdedReLU(theta=0.3)(L.Dense(4)(x)), rng, normal_x(rng, 5, 6))
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -879,6 +911,9 @@ CASES = {
     "td_conv_lstm": build_td_conv_lstm,
     "inert_nd": build_inert_nd,
     "conv_lstm": build_conv_lstm,
+    "norm_preprocess": build_norm_preprocess,
+    "rms_norm": build_rms_norm,
+    "thresholded_relu": build_thresholded_relu,
     "batchnorm_axes": build_batchnorm_axes,
     "dot_seq": build_dot_seq,
     "nested_sequential": build_nested_sequential,
@@ -926,6 +961,8 @@ _K22_REASON = ("k22 (synthesized Keras 2.2.4 .h5) is only made for: "
 SKIP: dict = {
     "layernorm_rms": {"tfk": "tf_keras LayerNormalization has no rms_scaling option (Keras 3 only)"},
     "batchnorm_axes": {"k3": "Keras 3 BatchNormalization takes one int axis (tf_keras only)"},
+    "rms_norm": {"tfk": "tf_keras has no RMSNormalization (Keras 3 only)"},
+    "thresholded_relu": {"k3": "Keras 3 has no ThresholdedReLU (tf_keras only)"},
 }
 for _a in sorted(TFK_MISSING_ACTIVATIONS):
     SKIP.setdefault(f"act_{_a}", {})["tfk"] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import KeraslessError, ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Context, Layer
-from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer
+from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer, ThresholdedReLULayer
 from .attention import AdditiveAttentionLayer, AttentionLayer, MultiHeadAttentionLayer
 from .bidirectional import BidirectionalLayer
 from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2DLayer, Cropping3DLayer,
@@ -13,7 +13,8 @@ from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2
                          GlobalMaxPooling3DLayer, MaxPooling2DLayer, MaxPooling3DLayer, UpSampling2DLayer,
                          UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
 from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
-from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
+from .preprocessing import GroupNormalizationLayer, NormalizationLayer, RescalingLayer, RMSNormalizationLayer
+from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
 from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
                             GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
                             ZeroPadding1DLayer)
@@ -78,6 +79,7 @@ REGISTRY: dict[str, type[Layer]] = {
     "UpSampling1D": UpSampling1DLayer,
     "Conv2D": Conv2DLayer,
     "Conv3D": Conv3DLayer,
+    "DepthwiseConv1D": DepthwiseConv1DLayer,
     "DepthwiseConv2D": DepthwiseConv2DLayer,
     "SeparableConv2D": SeparableConv2DLayer,
     "MaxPooling2D": MaxPooling2DLayer,
@@ -100,6 +102,10 @@ REGISTRY: dict[str, type[Layer]] = {
     "BatchNormalization": BatchNormalizationLayer,
     "LayerNormalization": LayerNormalizationLayer,
     "UnitNormalization": UnitNormalizationLayer,
+    "GroupNormalization": GroupNormalizationLayer,
+    "RMSNormalization": RMSNormalizationLayer,
+    "Normalization": NormalizationLayer,
+    "Rescaling": RescalingLayer,
     "Attention": AttentionLayer,
     "AdditiveAttention": AdditiveAttentionLayer,
     "MultiHeadAttention": MultiHeadAttentionLayer,
@@ -107,6 +113,7 @@ REGISTRY: dict[str, type[Layer]] = {
     "LeakyReLU": LeakyReLULayer,
     "PReLU": PReLULayer,
     "ELU": ELULayer,
+    "ThresholdedReLU": ThresholdedReLULayer,
     "Softmax": SoftmaxLayer,
     "NotEqual": NotEqualOp,
     "Equal": EqualOp,

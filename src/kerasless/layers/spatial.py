@@ -159,6 +159,15 @@ _DEPTHWISE = {"depth_multiplier": positive_int, "depthwise_initializer": anythin
               "depthwise_constraint": anything}
 
 
+def _depthwise(win, kernel):
+    """win (b, *out, *ks, c), kernel (*ks, c, dm) -> (b, *out, c*dm): channel c*dm + m."""
+    n = kernel.ndim - 2
+    taps = int(np.prod(kernel.shape[:n]))
+    w = win.reshape(*win.shape[:win.ndim - n - 1], taps, win.shape[-1])  # (b, *out, K, c)
+    depth = np.einsum("...kc,kcm->...cm", w, kernel.reshape(taps, *kernel.shape[n:]))
+    return depth.reshape(*depth.shape[:-2], -1)
+
+
 class DepthwiseConv2DLayer(ConvLayer):
     """depthwise_kernel (*k, in, depth_multiplier), bias (in*dm,): output channel c*dm + m."""
 
@@ -179,9 +188,11 @@ class DepthwiseConv2DLayer(ConvLayer):
         return self.in_channels * self.dm
 
     def convolve(self, x):
-        win = self._windows(x)  # (b, *out, *ks, c)
-        depth = np.einsum("...ijc,ijcm->...cm", win, self.weights[0])  # (b, *out, c, dm)
-        return depth.reshape(*depth.shape[:-2], -1)
+        return _depthwise(self._windows(x), self.weights[0])
+
+
+class DepthwiseConv1DLayer(DepthwiseConv2DLayer):
+    RANK = 1
 
 
 class SeparableConv2DLayer(ConvLayer):
@@ -203,7 +214,5 @@ class SeparableConv2DLayer(ConvLayer):
         return 3 if config.get("use_bias", True) else 2
 
     def convolve(self, x):
-        win = self._windows(x)
-        depth = np.einsum("...ijc,ijcm->...cm", win, self.weights[0])
-        depth = np.ascontiguousarray(depth.reshape(*depth.shape[:-2], -1), dtype=F)  # channel c*dm + m
-        return matmul_last(depth, self.weights[1][0, 0])
+        depth = np.ascontiguousarray(_depthwise(self._windows(x), self.weights[0]), dtype=F)
+        return matmul_last(depth, self.weights[1].reshape(self.weights[1].shape[-2:]))
