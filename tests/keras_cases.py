@@ -727,6 +727,19 @@ def build_thresholded_relu(keras, rng):
     return _fmodel(keras, x, L.ThresholdedReLU(theta=0.3)(L.Dense(4)(x)), rng, normal_x(rng, 5, 6))
 
 
+@_desc("Conv1D/2D/3DTranspose: valid/same, strides, dilation, output_padding, relu")
+def build_conv_transpose(keras, rng):
+    L = keras.layers
+    a, b, c = keras.Input((5, 3)), keras.Input((4, 5, 2)), keras.Input((3, 4, 3, 2))
+    outs = [L.Conv1DTranspose(4, 3, strides=2)(a), L.Conv1DTranspose(2, 4, strides=3, padding="same")(a),
+            L.Conv2DTranspose(3, (3, 2), strides=(2, 1), padding="same", activation="relu")(b),
+            L.Conv2DTranspose(2, 2, strides=3)(b), L.Conv2DTranspose(2, 3, dilation_rate=2)(b),
+            L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1)(b),
+            L.Conv3DTranspose(2, (2, 3, 2), strides=(1, 2, 2), padding="same")(c)]
+    return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 5, 3), normal_x(rng, 4, 5, 2),
+                                                 normal_x(rng, 3, 4, 3, 2)])
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -911,6 +924,7 @@ CASES = {
     "td_conv_lstm": build_td_conv_lstm,
     "inert_nd": build_inert_nd,
     "conv_lstm": build_conv_lstm,
+    "conv_transpose": build_conv_transpose,
     "norm_preprocess": build_norm_preprocess,
     "rms_norm": build_rms_norm,
     "thresholded_relu": build_thresholded_relu,

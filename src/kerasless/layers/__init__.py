@@ -12,6 +12,7 @@ from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2
                          GlobalAveragePooling2DLayer, GlobalAveragePooling3DLayer, GlobalMaxPooling2DLayer,
                          GlobalMaxPooling3DLayer, MaxPooling2DLayer, MaxPooling3DLayer, UpSampling2DLayer,
                          UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
+from .conv_transpose import Conv1DTransposeLayer, Conv2DTransposeLayer, Conv3DTransposeLayer
 from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
 from .preprocessing import GroupNormalizationLayer, NormalizationLayer, RescalingLayer, RMSNormalizationLayer
 from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
@@ -79,6 +80,9 @@ REGISTRY: dict[str, type[Layer]] = {
     "UpSampling1D": UpSampling1DLayer,
     "Conv2D": Conv2DLayer,
     "Conv3D": Conv3DLayer,
+    "Conv1DTranspose": Conv1DTransposeLayer,
+    "Conv2DTranspose": Conv2DTransposeLayer,
+    "Conv3DTranspose": Conv3DTransposeLayer,
     "DepthwiseConv1D": DepthwiseConv1DLayer,
     "DepthwiseConv2D": DepthwiseConv2DLayer,
     "SeparableConv2D": SeparableConv2DLayer,
@@ -129,7 +133,9 @@ ALIASES = {"Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D
            "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
            "AvgPool2D": "AveragePooling2D", "AvgPool3D": "AveragePooling3D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
            "GlobalMaxPool3D": "GlobalMaxPooling3D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
-           "GlobalAvgPool3D": "GlobalAveragePooling3D"}
+           "GlobalAvgPool3D": "GlobalAveragePooling3D", "Convolution2DTranspose": "Conv2DTranspose",
+           "Deconvolution2D": "Conv2DTranspose", "Convolution3DTranspose": "Conv3DTranspose",
+           "Deconvolution3D": "Conv3DTranspose"}
 
 
 def layer_class(class_name: str, where: str = "") -> type[Layer]:
