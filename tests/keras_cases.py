@@ -740,6 +740,17 @@ def build_conv_transpose(keras, rng):
                                                  normal_x(rng, 3, 4, 3, 2)])
 
 
+@_desc("EinsumDense: 'ab,bc->ac' with bias c; 'abc,cd->abd' with bias d; 'abc,cde->abde' with bias de, tanh")
+def build_einsum_dense(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((6,)), keras.Input((5, 6))
+    outs = [L.EinsumDense("ab,bc->ac", output_shape=4, bias_axes="c")(a),
+            L.EinsumDense("abc,cd->abd", output_shape=(5, 3), bias_axes="d")(b),
+            L.EinsumDense("abc,cde->abde", output_shape=(5, 2, 3), bias_axes="de", activation="tanh")(b),
+            L.EinsumDense("abc,cd->abd", output_shape=(None, 2))(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 6), normal_x(rng, 5, 6)])
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -925,6 +936,7 @@ CASES = {
     "inert_nd": build_inert_nd,
     "conv_lstm": build_conv_lstm,
     "conv_transpose": build_conv_transpose,
+    "einsum_dense": build_einsum_dense,
     "norm_preprocess": build_norm_preprocess,
     "rms_norm": build_rms_norm,
     "thresholded_relu": build_thresholded_relu,

@@ -21,7 +21,7 @@ from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer,
                             ZeroPadding1DLayer)
 from .core import (ActivationLayer, FlattenLayer, InputLayer, MaskingLayer, NoOp, PermuteLayer, RepeatVectorLayer,
                    ReshapeLayer)
-from .dense import DenseLayer
+from .dense import DenseLayer, EinsumDenseLayer
 from .embedding import EmbeddingLayer
 from .gru import GRULayer
 from .lstm import LSTMLayer
@@ -41,6 +41,7 @@ REGISTRY: dict[str, type[Layer]] = {
     "Bidirectional": BidirectionalLayer,
     "TimeDistributed": TimeDistributedLayer,
     "Dense": DenseLayer,
+    "EinsumDense": EinsumDenseLayer,
     "Embedding": EmbeddingLayer,
     "Masking": MaskingLayer,
     "Activation": ActivationLayer,
