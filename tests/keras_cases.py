@@ -751,6 +751,25 @@ def build_einsum_dense(keras, rng):
     return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 6), normal_x(rng, 5, 6)])
 
 
+@_desc("AdaptiveAveragePooling1D / AdaptiveMaxPooling1D to 3 and 4 steps from 7 (Keras 3 only)")
+def build_adaptive_pooling(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 3))
+    outs = [L.AdaptiveAveragePooling1D(3)(x), L.AdaptiveMaxPooling1D(4)(x), L.AdaptiveAveragePooling1D(4)(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 7, 3))
+
+
+@_desc("Discretization -> Embedding -> LSTM; CategoryEncoding one_hot / multi_hot / count of integer ids")
+def build_discretize_encode(keras, rng):
+    L = keras.layers
+    a, b, c = keras.Input((6,)), keras.Input((3,), dtype="int32"), keras.Input((1,), dtype="int32")
+    y = L.LSTM(4)(L.Embedding(5, 3)(L.Discretization(bin_boundaries=[-1.0, -0.2, 0.3, 1.1])(a)))
+    outs = [y, L.CategoryEncoding(6, output_mode="multi_hot")(b), L.CategoryEncoding(6, output_mode="count")(b),
+            L.CategoryEncoding(6, output_mode="one_hot")(c)]
+    ids = [rng.integers(0, 6, (BATCH, n)).astype(np.int32) for n in (3, 1)]
+    return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 6), *ids])
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -937,6 +956,8 @@ CASES = {
     "conv_lstm": build_conv_lstm,
     "conv_transpose": build_conv_transpose,
     "einsum_dense": build_einsum_dense,
+    "adaptive_pooling": build_adaptive_pooling,
+    "discretize_encode": build_discretize_encode,
     "norm_preprocess": build_norm_preprocess,
     "rms_norm": build_rms_norm,
     "thresholded_relu": build_thresholded_relu,
@@ -988,6 +1009,7 @@ SKIP: dict = {
     "layernorm_rms": {"tfk": "tf_keras LayerNormalization has no rms_scaling option (Keras 3 only)"},
     "batchnorm_axes": {"k3": "Keras 3 BatchNormalization takes one int axis (tf_keras only)"},
     "rms_norm": {"tfk": "tf_keras has no RMSNormalization (Keras 3 only)"},
+    "adaptive_pooling": {"tfk": "tf_keras has no adaptive pooling layers (Keras 3 only)"},
     "thresholded_relu": {"k3": "Keras 3 has no ThresholdedReLU (tf_keras only)"},
 }
 for _a in sorted(TFK_MISSING_ACTIVATIONS):

@@ -14,9 +14,10 @@ from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2
                          UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
 from .conv_transpose import Conv1DTransposeLayer, Conv2DTransposeLayer, Conv3DTransposeLayer
 from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
-from .preprocessing import GroupNormalizationLayer, NormalizationLayer, RescalingLayer, RMSNormalizationLayer
+from .preprocessing import (CategoryEncodingLayer, DiscretizationLayer, GroupNormalizationLayer, NormalizationLayer,
+                            RescalingLayer, RMSNormalizationLayer)
 from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
-from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
+from .convolutional import (AdaptiveAveragePooling1DLayer, AdaptiveMaxPooling1DLayer, AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
                             GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
                             ZeroPadding1DLayer)
 from .core import (ActivationLayer, FlattenLayer, InputLayer, MaskingLayer, NoOp, PermuteLayer, RepeatVectorLayer,
@@ -79,6 +80,8 @@ REGISTRY: dict[str, type[Layer]] = {
     "ZeroPadding1D": ZeroPadding1DLayer,
     "Cropping1D": Cropping1DLayer,
     "UpSampling1D": UpSampling1DLayer,
+    "AdaptiveAveragePooling1D": AdaptiveAveragePooling1DLayer,
+    "AdaptiveMaxPooling1D": AdaptiveMaxPooling1DLayer,
     "Conv2D": Conv2DLayer,
     "Conv3D": Conv3DLayer,
     "Conv1DTranspose": Conv1DTransposeLayer,
@@ -111,6 +114,8 @@ REGISTRY: dict[str, type[Layer]] = {
     "RMSNormalization": RMSNormalizationLayer,
     "Normalization": NormalizationLayer,
     "Rescaling": RescalingLayer,
+    "Discretization": DiscretizationLayer,
+    "CategoryEncoding": CategoryEncodingLayer,
     "Attention": AttentionLayer,
     "AdditiveAttention": AdditiveAttentionLayer,
     "MultiHeadAttention": MultiHeadAttentionLayer,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ModelFileError, UnsupportedOptionError
+from ..errors import InputError, ModelFileError, UnsupportedOptionError
 from .base import Layer, anything, boolean, positive_int
 
 F = np.float32
@@ -146,3 +146,47 @@ class NormalizationLayer(Layer):
         if self.config.get("invert", False):
             return (mean + x * std).astype(F, copy=False)
         return ((x - mean) / std).astype(F, copy=False)
+
+
+class DiscretizationLayer(Layer):
+    """Bucket ids (int64, like Keras) from bin_boundaries: i where b[i-1] <= x < b[i] (NaN: the last bucket)."""
+
+    OPTIONS = {"bin_boundaries": lambda v: isinstance(v, (list, tuple)) and all(_number(e) for e in v),
+               "output_mode": ("int",), "num_bins": anything, "epsilon": anything, "sparse": (False,)}
+    OPTIONS_DOC = "bin_boundaries, output_mode int"
+    DTYPES = ("float32", "int64", "int32")
+    supports_masking = False
+
+    def call(self, x, mask=None):
+        return np.digitize(x, np.asarray(self.config["bin_boundaries"], F)).astype(np.int64)
+
+
+class CategoryEncodingLayer(Layer):
+    """one_hot / multi_hot / count over the last axis of integer ids in [0, num_tokens)."""
+
+    OPTIONS = {"num_tokens": positive_int, "output_mode": ("one_hot", "multi_hot", "count"), "sparse": (False,)}
+    OPTIONS_DOC = "num_tokens, output_mode one_hot/multi_hot/count"
+    supports_masking = False
+
+    def output_shape(self, input_shape):
+        n = self.config["num_tokens"]
+        if self.config.get("output_mode", "multi_hot") == "one_hot" and input_shape[-1] != 1:
+            return (*input_shape, n)
+        return (*input_shape[:-1], n) if len(input_shape) > 1 else (input_shape[0], n)
+
+    def call(self, x, mask=None):
+        n, mode = self.config["num_tokens"], self.config.get("output_mode", "multi_hot")
+        if not np.all(np.isfinite(x)) or (x.size and (x.min() < 0 or x.max() >= n)):
+            raise InputError(f"{self.where()}: token ids must be integers in [0, {n})")
+        ids = x.astype(np.int64)
+        if mode == "one_hot":
+            ids = ids[..., 0] if ids.shape[-1] == 1 and ids.ndim > 1 else ids
+            return np.eye(n, dtype=F)[ids]
+        ids = ids[:, None] if ids.ndim == 1 else ids
+        flat = ids.reshape(-1, ids.shape[-1])  # (rows, ids per row)
+        out = np.zeros((len(flat), n), F)
+        for j in range(flat.shape[1]):
+            np.add.at(out, (np.arange(len(flat)), flat[:, j]), F(1))
+        if mode == "multi_hot":
+            out = np.minimum(out, F(1))
+        return out.reshape(*ids.shape[:-1], n)
