@@ -770,6 +770,21 @@ def build_discretize_encode(keras, rng):
     return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 6), *ids])
 
 
+@_desc("keras.activations.* called on tensors in a functional model (op layers: Gelu, Elu, LeakyRelu, ...) "
+       "(Keras 3 only)")
+def build_op_activations(keras, rng):
+    A, ops = keras.activations, keras.ops
+    x = keras.Input((5, 6))
+    h = keras.layers.Dense(6)(x)
+    outs = [A.sigmoid(h), A.tanh(h), A.gelu(h), A.gelu(h, approximate=True), A.silu(h), A.elu(h, alpha=0.7),
+            A.selu(h), A.softplus(h), A.softsign(h), A.relu6(h), A.leaky_relu(h, negative_slope=0.1),
+            A.hard_sigmoid(h), A.hard_tanh(h), A.log_sigmoid(h), A.log_softmax(h, axis=1), A.celu(h, alpha=0.5),
+            A.exponential(h), A.hard_shrink(h, threshold=0.3), A.soft_shrink(h, threshold=0.2), A.sparse_plus(h),
+            A.squareplus(h, b=2), A.tanh_shrink(h), ops.threshold(h, 0.1, -1.0), A.softmax(h, axis=1),
+            A.sparse_sigmoid(h), A.relu(h)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 5, 6))
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -958,6 +973,7 @@ CASES = {
     "einsum_dense": build_einsum_dense,
     "adaptive_pooling": build_adaptive_pooling,
     "discretize_encode": build_discretize_encode,
+    "op_activations": build_op_activations,
     "norm_preprocess": build_norm_preprocess,
     "rms_norm": build_rms_norm,
     "thresholded_relu": build_thresholded_relu,
@@ -1010,6 +1026,7 @@ SKIP: dict = {
     "batchnorm_axes": {"k3": "Keras 3 BatchNormalization takes one int axis (tf_keras only)"},
     "rms_norm": {"tfk": "tf_keras has no RMSNormalization (Keras 3 only)"},
     "adaptive_pooling": {"tfk": "tf_keras has no adaptive pooling layers (Keras 3 only)"},
+    "op_activations": {"tfk": "tf_keras records activation calls as TFOpLambda (code; refused as unsafe)"},
     "thresholded_relu": {"k3": "Keras 3 has no ThresholdedReLU (tf_keras only)"},
 }
 for _a in sorted(TFK_MISSING_ACTIVATIONS):

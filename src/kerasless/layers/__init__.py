@@ -14,6 +14,7 @@ from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2
                          UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
 from .conv_transpose import Conv1DTransposeLayer, Conv2DTransposeLayer, Conv3DTransposeLayer
 from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
+from .op_activations import OPS, OpActivationLayer
 from .preprocessing import (CategoryEncodingLayer, DiscretizationLayer, GroupNormalizationLayer, NormalizationLayer,
                             RescalingLayer, RMSNormalizationLayer)
 from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
@@ -131,6 +132,7 @@ REGISTRY: dict[str, type[Layer]] = {
     "All": AllOp,
     "LogicalAnd": LogicalAndOp,
     "LogicalOr": LogicalOrOp,
+    **{name: OpActivationLayer for name in OPS},  # keras.activations.<op>(x) in a functional model
 }
 # Keras 2 / tf_keras names of the same classes.
 ALIASES = {"Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D", "MaxPool1D": "MaxPooling1D",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, ModelFileError
+from .activations import softmax
 from .base import Layer, anything
 
 F = np.float32
@@ -114,6 +115,10 @@ class SoftmaxLayer(Layer):
             except ValueError:
                 raise InputError(f"{self.where()}: mask {mask.shape} does not broadcast to inputs {x.shape}") from None
             x = np.where(mask, x, F(-1e9))
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        y = (e / e.sum(axis=axis, keepdims=True)).astype(F, copy=False)
+        if isinstance(axis, tuple) and len(axis) > 1:  # Keras: exp(x - logsumexp(x)) over several axes
+            m = x.max(axis=axis, keepdims=True)
+            y = np.exp(x - (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))))
+        else:
+            y = softmax(x, axis[0] if isinstance(axis, tuple) else axis)  # activations.softmax: tf.nn.softmax
+        y = y.astype(F, copy=False)
         return np.where(mask, y, F(0)) if mask is not None else y
