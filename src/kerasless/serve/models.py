@@ -1,0 +1,163 @@
+"""What is served: models by name and version (TF Serving's NAME/VERSION/ layout), each with its signature."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFileError
+from .errors import NotFound
+
+SIGNATURE = "serving_default"
+MODEL_FILES = ("*.keras", "*.h5", "*.hdf5")
+_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64",
+           "uint8": "DT_UINT8", "int8": "DT_INT8", "int16": "DT_INT16", "uint16": "DT_UINT16", "bool": "DT_BOOL"}
+
+
+class TensorSpec:
+    """One named input or output: TF dtype name and shape with None for any size (batch first)."""
+
+    __slots__ = ("name", "dtype", "shape", "integer")
+
+    def __init__(self, name: str, dtype: str, shape: tuple):
+        self.name, self.dtype, self.shape = name, dtype, tuple(shape)
+        self.integer = dtype not in ("DT_FLOAT", "DT_DOUBLE")
+
+    def words(self) -> str:
+        """TF Serving's shape notation: [-1,40,60]."""
+        return "[" + ",".join("-1" if d is None else str(d) for d in self.shape) + "]"
+
+    def to_json(self, tensor_name: str) -> dict:
+        dims = [{"size": str(-1 if d is None else d), "name": ""} for d in self.shape]
+        return {"dtype": self.dtype, "tensor_shape": {"dim": dims, "unknown_rank": False}, "name": tensor_name}
+
+
+class Servable:
+    """One version of one model: its signature and ``run`` (flat list of inputs -> flat list of float32 outputs).
+    Every call runs on the servable's own worker thread, so a model is never run by two threads at once.
+
+    Example:
+        >>> s = Servable("lstm", 1, kerasless.load("m.keras")); s.run([x])[0].shape
+    """
+
+    def __init__(self, name: str, version: int, model, source: str | None = None):
+        self.name, self.version, self.model = name, version, model
+        self.source = source or str(getattr(model, "source", ""))
+        self.inputs = [TensorSpec(n, _input_dtype(model.get_layer(n)), model.get_layer(n).batch_shape)
+                       for n in model.input_names]
+        out_shapes = model.output_shape if len(model.spec.outputs) > 1 else [model.output_shape]
+        self.outputs = [TensorSpec(n, "DT_FLOAT", s) for n, s in zip(output_names(model), out_shapes)]
+        self.stateful = bool(model.stateful)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kerasless-{name}-{version}")
+
+    def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        return flatten(self.model.predict(xs if len(xs) > 1 else xs[0]))
+
+    def stream(self, batch_size: int):
+        return self.model.stream(batch_size)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def flatten(value) -> list:
+    """predict's (possibly nested) result -> the flat list of arrays."""
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in flatten(v)]
+    return [value]
+
+
+def output_names(model) -> list[str]:
+    """Signature names of the outputs: the producing layer's name (``name_i`` when a layer gives several)."""
+    layers = [ref[0] for ref in model.spec.outputs]
+    return [n if layers.count(n) == 1 else f"{n}_{ref[2]}" for n, ref in zip(layers, model.spec.outputs)]
+
+
+def _input_dtype(layer) -> str:
+    dtype = getattr(layer, "int_dtype", None)
+    return _DTYPES.get(str(dtype), "DT_INT32") if dtype is not None else "DT_FLOAT"
+
+
+class Repository:
+    """Models by name, each a dict of versions; ``get`` resolves TF Serving's Latest / Specific requests."""
+
+    def __init__(self, servables: list[Servable] = ()):
+        self.models: dict[str, dict[int, Servable]] = {}
+        for s in servables:
+            self.add(s)
+
+    def add(self, servable: Servable) -> None:
+        versions = self.models.setdefault(servable.name, {})
+        if servable.version in versions:
+            raise ModelFileError(f"model {servable.name!r} version {servable.version} given twice")
+        versions[servable.version] = servable
+
+    def versions(self, name: str) -> dict[int, Servable]:
+        if name not in self.models:
+            raise NotFound(f"Could not find any versions of model {name}")
+        return self.models[name]
+
+    def get(self, name: str, version: int | None = None) -> Servable:
+        versions = self.models.get(name)
+        if version is None:
+            if not versions:
+                raise NotFound(f"Servable not found for request: Latest({name})")
+            return versions[max(versions)]
+        if not versions or version not in versions:
+            raise NotFound(f"Servable not found for request: Specific({name}, {version})")
+        return versions[version]
+
+    def close(self) -> None:
+        for versions in self.models.values():
+            for s in versions.values():
+                s.close()
+
+
+# -- loading -----------------------------------------------------------------------------------------------------
+def _model_file(directory: Path) -> Path:
+    found = sorted(p for pattern in MODEL_FILES for p in directory.glob(pattern))
+    if len(found) != 1:
+        raise ModelFileError(f"{directory}: a version directory should hold one .keras or .h5 file, found "
+                             f"{[p.name for p in found] or 'none'}")
+    return found[0]
+
+
+def _version_dirs(directory: Path) -> dict[int, Path]:
+    """TF Serving's versions: the subdirectories whose names are whole numbers."""
+    return {int(p.name): p for p in directory.iterdir() if p.is_dir() and re.fullmatch(r"\d{1,18}", p.name)}
+
+
+def _sources(path: Path, name: str | None) -> list[tuple[str, int, Path]]:
+    """(name, version, model file) for a file, a model directory of versions, or a base directory of models."""
+    if path.is_file():
+        return [(name or path.stem, 1, path)]
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: no such model file or directory")
+    versions = _version_dirs(path)
+    if versions:
+        return [(name or path.name, v, _model_file(d)) for v, d in sorted(versions.items())]
+    if name is not None:
+        raise ModelFileError(f"{path}: --name needs a model file or a directory of VERSION/ subdirectories")
+    out = [(d.name, v, _model_file(vd)) for d in sorted(path.iterdir()) if d.is_dir()
+           for v, vd in sorted(_version_dirs(d).items())]
+    if not out:
+        raise ModelFileError(f"{path}: no NAME/VERSION/model.keras inside (TF Serving's layout)")
+    return out
+
+
+def load_repository(model: str | None = None, name: str | None = None, named: list[str] = ()) -> Repository:
+    """Load every model the CLI names: MODEL (file or directory) and each ``NAME=PATH``."""
+    from .. import load
+
+    sources = _sources(Path(model), name) if model else []
+    for item in named:
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise ModelFileError(f"--model {item!r}: expected NAME=PATH")
+        sources += _sources(Path(path), key)
+    if not sources:
+        raise ModelFileError("serve: give a model file or directory, or --model NAME=PATH")
+    return Repository([Servable(n, v, load(p), str(p)) for n, v, p in sources])
