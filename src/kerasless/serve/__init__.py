@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["ServeOptions", "build_app", "load_repository", "serve", "cli_serve"]
+__all__ = ["ServeOptions", "build_app", "cli_serve", "load_repository", "serve"]
 
 
 def cli_serve(args) -> None:

@@ -100,7 +100,7 @@ class Server:
             response = _error(exc.status, str(exc))
         except KeraslessError as exc:  # InputError and the like from predict / stream: the input's fault
             response = _error(400, str(exc))
-        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+        except Exception as exc:
             log.exception("internal error on %s %s", request.method, request.url.path)
             response = _error(500, f"Internal error: {type(exc).__name__}")
         finally:

@@ -20,7 +20,7 @@ _DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "
 class TensorSpec:
     """One named input or output: TF dtype name and shape with None for any size (batch first)."""
 
-    __slots__ = ("name", "dtype", "shape", "integer")
+    __slots__ = ("dtype", "integer", "name", "shape")
 
     def __init__(self, name: str, dtype: str, shape: tuple):
         self.name, self.dtype, self.shape = name, dtype, tuple(shape)

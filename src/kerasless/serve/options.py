@@ -14,7 +14,8 @@ SETTINGS = {
     "max_inflight": (512, "requests handled at once; more are refused with 503"),
     "enable_batching": (True, "run concurrent requests to a model as one predict"),
     "max_batch_size": (64, "rows per batched predict"),
-    "batch_timeout_ms": (1.0, "how long a batch waits for more rows after its first (TF: batch_timeout_micros)"),
+    "batch_timeout_ms": (0.0, "how long a batch waits for more rows after its first (TF: batch_timeout_micros); "
+                              "0: no waiting, a batch is whatever queued while the previous one ran"),
     "max_enqueued_rows": (4096, "rows waiting per model; more are refused with 503"),
     "session_ttl": (300.0, "idle seconds before a streaming session expires"),
     "max_sessions": (1024, "open streaming sessions; more are refused with 503"),
@@ -36,9 +37,9 @@ class ServeOptions:
             raise TypeError(f"unknown serve options {unknown}; known: {', '.join(SETTINGS)}")
         for name, (default, _) in SETTINGS.items():
             value = settings.get(name, default)
-            if isinstance(default, (int, float)) and not isinstance(default, bool):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    raise ValueError(f"serve option {name} should be a number >= 0, got {value!r}")
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            if numeric and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"serve option {name} should be a number >= 0, got {value!r}")
             setattr(self, name, value)
         if self.max_batch_size < 1 or self.max_inflight < 1:
             raise ValueError("serve options max_batch_size and max_inflight should be >= 1")

@@ -18,7 +18,7 @@ from .errors import BadRequest, NotFound, Overloaded
 
 
 class Session:
-    __slots__ = ("id", "servable", "stream", "batch_size", "steps", "last_used", "lock")
+    __slots__ = ("batch_size", "id", "last_used", "lock", "servable", "steps", "stream")
 
     def __init__(self, servable, stream, batch_size: int):
         self.id = secrets.token_urlsafe(16)

@@ -1,0 +1,374 @@
+"""kerasless serve: TF Serving's REST contract, its errors, sessions, batching and load — in-process through
+starlette's TestClient and against real uvicorn processes on loopback. Expected numbers are Keras's (fixtures)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import assert_close
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+from starlette.testclient import TestClient  # noqa: E402
+
+import kerasless  # noqa: E402
+from kerasless.serve import ServeOptions, build_app, load_repository  # noqa: E402
+from kerasless.serve.batching import Batcher  # noqa: E402
+from kerasless.serve.errors import Overloaded  # noqa: E402
+from kerasless.serve.loadgen import run_load  # noqa: E402
+
+FIX = Path(__file__).parent / "fixtures"
+SRC = Path(kerasless.__file__).parent.parent
+
+
+def model_file(case: str) -> str:
+    return str(FIX / case / "k3" / "model.keras")
+
+
+def load_npy(case: str, name: str) -> np.ndarray:
+    return np.load(FIX / case / "k3" / f"{name}.npy")
+
+
+NAMED = {"lstm": "lstm_basic", "two": "two_input_concat", "gso": "gru_state_outputs", "emb": "embedding_gru",
+         "seq": "lstm_seq_dense", "stateful": "stateful_lstm", "bidir": "bidir_lstm_concat",
+         "td": "td_lstm", "gru": "gru_basic"}
+
+
+@pytest.fixture(scope="module")
+def repo():
+    return load_repository(named=[f"{k}={model_file(v)}" for k, v in NAMED.items()])
+
+
+@pytest.fixture(scope="module")
+def client(repo):
+    with TestClient(build_app(repo, ServeOptions(session_ttl=60, max_sessions=8))) as c:
+        yield c
+
+
+def predict(client, name, body, status=200, path=None):
+    r = client.post(path or f"/v1/models/{name}:predict", content=json.dumps(body))
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/json"
+    return r.json()
+
+
+# -- the contract ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["lstm", "emb", "seq", "bidir", "td", "gru"])
+@pytest.mark.parametrize("fmt", ["instances", "inputs"])
+def test_predict_matches_keras(client, name, fmt):
+    x, y = load_npy(NAMED[name], "x"), load_npy(NAMED[name], "y")
+    got = predict(client, name, {fmt: x.tolist()})["predictions" if fmt == "instances" else "outputs"]
+    assert_close(np.asarray(got, np.float32), y, label=f"serve[{name},{fmt}]")
+
+
+def test_multi_input_both_formats(client):
+    x0, x1, y = (load_npy("two_input_concat", n) for n in ("x_0", "x_1", "y"))
+    names = [s.name for s in client.app.state.server.repository.get("two").inputs]
+    rows = [{names[0]: a.tolist(), names[1]: b.tolist()} for a, b in zip(x0, x1)]
+    assert_close(np.asarray(predict(client, "two", {"instances": rows})["predictions"], np.float32), y)
+    cols = {names[0]: x0.tolist(), names[1]: x1.tolist()}
+    assert_close(np.asarray(predict(client, "two", {"inputs": cols})["outputs"], np.float32), y)
+
+
+def test_multi_output_as_tf_serving(client):
+    x = load_npy("gru_state_outputs", "x")
+    ys = [load_npy("gru_state_outputs", f"y_{i}") for i in range(3)]
+    names = [s.name for s in client.app.state.server.repository.get("gso").outputs]
+    cols = predict(client, "gso", {"inputs": x.tolist()})["outputs"]
+    assert sorted(cols) == sorted(names)
+    rows = predict(client, "gso", {"instances": x.tolist()})["predictions"]
+    assert len(rows) == len(x) and all(sorted(r) == sorted(names) for r in rows)
+    for name, y in zip(names, ys):
+        assert_close(np.asarray(cols[name], np.float32), y)
+        assert_close(np.asarray([r[name] for r in rows], np.float32), y)
+
+
+def test_nonfinite_round_trip_as_tf_serving(client):
+    x, y = load_npy("lstm_basic", "x_nonfinite"), load_npy("lstm_basic", "y_nonfinite")
+    text = client.post("/v1/models/lstm:predict", content=json.dumps({"inputs": x.tolist()})).text
+    assert "NaN" in text and "null" not in text  # TF Serving writes NaN / Infinity literals
+    assert_close(np.asarray(json.loads(text)["outputs"], np.float32), y)
+
+
+def test_stateful_model_carries_state_across_requests(client):
+    for i in range(3):
+        got = predict(client, "stateful", {"inputs": load_npy("stateful_lstm", f"x{i}").tolist()})["outputs"]
+        assert_close(np.asarray(got, np.float32), load_npy("stateful_lstm", f"y{i}"), label=f"stateful#{i}")
+
+
+def test_status_and_metadata(client):
+    assert client.get("/v1/models/lstm").json() == {"model_version_status": [
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+    assert client.get("/v1/models/lstm/versions/1").status_code == 200
+    meta = client.get("/v1/models/lstm/metadata").json()
+    assert meta["model_spec"] == {"name": "lstm", "signature_name": "", "version": "1"}
+    sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["method_name"] == "tensorflow/serving/predict"
+    (inp,) = sig["inputs"].values()
+    assert inp["dtype"] == "DT_FLOAT" and [d["size"] for d in inp["tensor_shape"]["dim"]] == ["-1", "6", "3"]
+    (out,) = sig["outputs"].values()
+    assert [d["size"] for d in out["tensor_shape"]["dim"]] == ["-1", "4"]
+    emb = client.get("/v1/models/emb/metadata").json()["metadata"]["signature_def"]["signature_def"]
+    assert next(iter(emb["serving_default"]["inputs"].values()))["dtype"].startswith("DT_INT")
+
+
+def test_version_directories(tmp_path):
+    for v, case in ((1, "lstm_basic"), (7, "gru_basic")):
+        (tmp_path / "models" / "m" / str(v)).mkdir(parents=True)
+        shutil.copy(model_file(case), tmp_path / "models" / "m" / str(v) / "model.keras")
+    with TestClient(build_app(load_repository(str(tmp_path / "models")))) as c:
+        assert [s["version"] for s in c.get("/v1/models/m").json()["model_version_status"]] == ["7", "1"]
+        x = load_npy("gru_basic", "x")
+        latest = predict(c, "m", {"inputs": x.tolist()})["outputs"]
+        assert_close(np.asarray(latest, np.float32), load_npy("gru_basic", "y"))
+        old = predict(c, "m", {"inputs": load_npy("lstm_basic", "x").tolist()}, path="/v1/models/m/versions/1:predict")
+        assert_close(np.asarray(old["outputs"], np.float32), load_npy("lstm_basic", "y"))
+        assert c.get("/v1/models/m/versions/3").status_code == 404
+
+
+# -- errors: TF Serving's {"error": ...}, the right status, never a traceback ------------------------------------
+ROW = [[0.5] * 3] * 6
+ERRORS = [
+    (b"", 400, "The document is empty"),
+    (b"{\"instances\": [[1, 2", 400, "JSON Parse error"),
+    (b"[1, 2]", 400, "Is not object"),
+    (b"[" * 5000 + b"]" * 5000, 400, "JSON Parse error"),
+    ({"instances": [ROW], "inputs": [ROW]}, 400, "only one of 'inputs' or 'instances'"),
+    ({"signature_name": "serving_default"}, 400, "Missing 'inputs' or 'instances' key"),
+    ({"instances": {"a": 1}}, 400, "to be an list/array"),
+    ({"instances": []}, 400, "No values in 'instances' array"),
+    ({"instances": [[1, 2]]}, 400, "expects shape [-1,6,3]"),
+    ({"inputs": [[[1, 2, 3]] * 5]}, 400, "got shape [1, 5, 3]"),
+    ({"instances": [ROW, ROW[:5]]}, 400, "unequal lengths"),
+    ({"instances": [[["a", "b", "c"]] * 6]}, 400, "Type: String is not of expected type: float"),
+    ({"instances": [[[None, 1, 2]] * 6]}, 400, "is not of expected type: float"),
+    ({"instances": [{"b64": "AAAA"}]}, 400, "is not of expected type: float"),
+    ({"instances": [[[True, False, True]] * 6]}, 400, "Type: Bool"),
+    ({"inputs": [[[1e39, 0, 0]] * 6]}, 400, "without loss of precision"),
+    ({"signature_name": "nope", "inputs": [ROW]}, 400, 'Serving signature name: "nope" not found'),
+    ({"signature_name": 3, "inputs": [ROW]}, 400, "'signature_name' key must be a string"),
+    ({"instances": [{"input_layer": ROW, "extra": 1}]}, 400, "must only have keys"),
+    ({"inputs": {"nope": [ROW]}}, 400, "Missing named input"),
+]
+
+
+@pytest.mark.parametrize("body,status,text", ERRORS, ids=[e[2][:30] for e in ERRORS])
+def test_bad_requests(client, body, status, text):
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    r = client.post("/v1/models/lstm:predict", content=content)
+    assert (r.status_code, r.headers["content-type"]) == (status, "application/json")
+    assert set(r.json()) == {"error"} and text in r.json()["error"], r.json()
+
+
+@pytest.mark.parametrize("method,path,status,text", [
+    ("POST", "/v1/models/nope:predict", 404, "Servable not found for request: Latest(nope)"),
+    ("POST", "/v1/models/lstm/versions/9:predict", 404, "Specific(lstm, 9)"),
+    ("GET", "/v1/models/nope", 404, "Could not find any versions of model nope"),
+    ("GET", "/v1/models/lstm/labels/stable", 404, "label"),
+    ("GET", "/v1/models/lstm/versions/x1", 400, "Failed to convert version"),
+    ("POST", "/v1/models/lstm:explode", 404, "Malformed request"),
+    ("POST", "/v1/models/lstm:classify", 400, "method_name"),
+    ("GET", "/nowhere", 404, "Not Found"),
+    ("PUT", "/v1/models/lstm", 405, "Method Not Allowed"),
+])
+def test_routing_errors(client, method, path, status, text):
+    r = client.request(method, path, content=b"{}")
+    assert r.status_code == status and text in r.json()["error"], r.text
+
+
+def test_multi_input_errors(client):
+    assert "expecting list of objects" in predict(client, "two", {"instances": [[1]]}, 400)["error"]
+    assert "expecting an object" in predict(client, "two", {"inputs": [[1]]}, 400)["error"]
+    assert "not of expected type: int32" in predict(client, "emb", {"inputs": [[1.5] * 6]}, 400)["error"]
+
+
+def test_body_limit_and_internal_errors(repo, monkeypatch):
+    with TestClient(build_app(repo, ServeOptions(max_body_bytes=1000))) as c:
+        r = c.post("/v1/models/lstm:predict", content=b" " * 1001)
+        assert r.status_code == 413 and "over the limit of 1000 bytes" in r.json()["error"]
+        monkeypatch.setattr(repo.get("lstm"), "run", lambda xs: 1 / 0)
+        r = c.post("/v1/models/lstm:predict", content=json.dumps({"inputs": [ROW]}))
+        assert r.status_code == 500 and r.json() == {"error": "Internal error: ZeroDivisionError"}
+
+
+# -- streaming sessions ------------------------------------------------------------------------------------------
+def test_session_steps_match_keras(client):
+    x, y = load_npy("lstm_seq_dense", "x"), load_npy("lstm_seq_dense", "y")  # (4, 6, 3) -> (4, 6, 3)
+    s = client.post("/v1/models/seq/sessions", json={"batch_size": 4})
+    assert s.status_code == 201 and s.json()["step_shape"] == [4, 3]
+    base = f"/v1/models/seq/sessions/{s.json()['session_id']}"
+    first = client.post(f"{base}:step", json={"inputs": x[:, :2].tolist()}).json()["outputs"]  # a chunk of 2
+    steps = [client.post(f"{base}:step", json={"inputs": x[:, t].tolist()}).json()["outputs"] for t in range(2, 6)]
+    got = np.concatenate([np.asarray(first, np.float32), np.stack(steps, 1).astype(np.float32)], 1)
+    assert_close(got, y, label="serve[session]")
+    assert client.get(base).json()["steps"] == 6
+    client.post(f"{base}:reset")
+    again = client.post(f"{base}:step", json={"instances": x[:, 0].tolist()}).json()["predictions"]
+    assert_close(np.asarray(again, np.float32), y[:, 0])
+    assert client.delete(base).json() == {"session_id": base.rsplit("/", 1)[1], "deleted": True}
+    assert client.post(f"{base}:step", json={"inputs": x[:, 0].tolist()}).status_code == 404
+
+
+@pytest.mark.parametrize("model,body,status,text", [
+    ("seq", {"batch_size": 0}, 400, "'batch_size' should be an integer"),
+    ("seq", {"batch": 2}, 400, "batch_size"),
+    ("two", {}, 400, "cannot stream"),
+])
+def test_session_create_errors(client, model, body, status, text):
+    r = client.post(f"/v1/models/{model}/sessions", json=body)
+    assert r.status_code == status and text in r.json()["error"], r.text
+
+
+def test_session_step_errors_expiry_and_limit(repo):
+    with TestClient(build_app(repo, ServeOptions(session_ttl=0.2, max_sessions=2))) as c:
+        sid = c.post("/v1/models/seq/sessions").json()["session_id"]
+        bad = c.post(f"/v1/models/seq/sessions/{sid}:step", json={"inputs": [[1, 2]]})
+        assert bad.status_code == 400 and "[1,3]" in bad.json()["error"]
+        assert c.post(f"/v1/models/lstm/sessions/{sid}:step", json={"inputs": [[1, 2, 3]]}).status_code == 404
+        c.post("/v1/models/seq/sessions")
+        full = c.post("/v1/models/seq/sessions")
+        assert full.status_code == 503 and "too many open sessions" in full.json()["error"]
+        time.sleep(0.3)
+        assert c.get(f"/v1/models/seq/sessions/{sid}").status_code == 404  # expired
+        assert c.post("/v1/models/seq/sessions").status_code == 201
+
+
+# -- health, metrics, batching -----------------------------------------------------------------------------------
+def test_health_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    predict(client, "lstm", {"inputs": [ROW]})
+    text = client.get("/monitoring/prometheus/metrics").text
+    assert 'kerasless_serve_requests_total{api="predict",code="200",model="lstm"}' in text
+    assert "kerasless_serve_request_latency_seconds_bucket" in text and "kerasless_serve_batch_size_count" in text
+
+
+def test_batcher_batches_and_refuses_overload():
+    calls = []
+
+    async def run(xs):
+        calls.append(xs[0].shape[0])
+        await asyncio.sleep(0.01)
+        return [xs[0] * 2]
+
+    async def main():
+        b = Batcher(run, max_batch_size=8, timeout=0.005, max_enqueued_rows=12)
+        rows = [np.full((1, 2), i, np.float32) for i in range(12)]
+        outs = await asyncio.gather(*(b.submit([r]) for r in rows))
+        assert all(np.array_equal(o[0], r * 2) for o, r in zip(outs, rows))
+        with pytest.raises(Overloaded):
+            await asyncio.gather(*(b.submit([r]) for r in rows + rows))
+        b.close()
+
+    asyncio.run(main())
+    assert calls[:2] == [8, 4]
+
+
+# -- a real uvicorn server over loopback -------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=["batching", "no-batching"])
+def live(request):
+    port = free_port()
+    cmd = [sys.executable, "-m", "kerasless", "serve", model_file("lstm_basic"), "--name", "lstm",
+           "--model", f"two={model_file('two_input_concat')}", "--port", str(port), "--body-timeout", "0.5"]
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd + ([] if request.param == "batching" else ["--no-batching"]), env=env,
+                            stderr=subprocess.PIPE, text=True)
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.02)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {proc.stderr.read()}")
+    yield port, request.param, time.perf_counter() - start
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_live_starts_fast(live):
+    assert live[2] < 5.0, f"ready after {live[2]:.2f} s"  # ~0.5 s on an idle machine; loose for loaded CI
+
+
+def test_live_32_concurrent_clients_every_answer_checked(live):
+    import httpx
+
+    port, mode, _ = live
+    model = kerasless.load(model_file("lstm_basic"))
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(32, 6, 3)).astype(np.float32)
+    expected = model.predict(xs)
+
+    def one(i):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            return [np.asarray(c.post("/v1/models/lstm:predict", json={"instances": xs[i:i + 1].tolist()})
+                               .json()["predictions"], np.float32) for _ in range(4)]
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(one, range(32)))
+    for i, got in enumerate(answers):
+        for g in got:
+            assert_close(g, expected[i:i + 1], label=f"live[{mode}]#{i}")
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    count = float(metrics.split('kerasless_serve_batch_size_count{model="lstm"} ')[1].split()[0])
+    print(f"{mode}: 128 requests in {count:.0f} predict calls")
+    assert (count < 128) if mode == "batching" else (count == 128)
+
+
+def test_live_bounded_load_run(live):
+    port, mode, _ = live
+    model = kerasless.load(model_file("lstm_basic"))
+    xs = np.random.default_rng(1).normal(size=(64, 6, 3)).astype(np.float32)
+    expected = model.predict(xs)
+    bodies = [json.dumps({"instances": xs[i:i + 1].tolist()}).encode() for i in range(64)]
+
+    def check(payload, i):
+        got = np.asarray(json.loads(payload)["predictions"], np.float32)
+        return None if np.abs(got - expected[i:i + 1]).max() <= 1e-5 else f"row {i}: wrong answer"
+
+    for clients in (1, 8, 32):
+        stats = run_load("127.0.0.1", port, lambda i: ("/v1/models/lstm:predict", bodies[i % 64], i % 64),
+                         clients=clients, seconds=0.5, check=check)
+        print(f"{mode} clients={clients}: {stats['rps']} req/s p50 {stats['p50_ms']} ms p99 {stats['p99_ms']} ms")
+        assert stats["failures"] == 0 and stats["requests"] > 0, stats
+
+
+def test_live_half_sent_body_times_out(live):
+    port = live[0]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST /v1/models/lstm:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inst")
+        start, reply = time.perf_counter(), b""
+        while b"}" not in reply and (chunk := s.recv(4096)):
+            reply += chunk
+    assert b" 408 " in reply.split(b"\r\n")[0] and b"not received within" in reply, reply
+    assert time.perf_counter() - start < 3
+
+
+def test_cli_refuses_bad_model_arguments(tmp_path, capsys):
+    from kerasless.cli import main
+
+    assert main(["serve", str(tmp_path / "missing.keras")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    assert main(["serve", "--model", "noequals"]) == 2
+    assert "expected NAME=PATH" in capsys.readouterr().err
