@@ -365,6 +365,14 @@ def test_live_half_sent_body_times_out(live):
     assert time.perf_counter() - start < 3
 
 
+def test_live_half_sent_headers_are_dropped(live):
+    with socket.create_connection(("127.0.0.1", live[0]), timeout=5) as s:
+        s.sendall(b"POST /v1/models/lstm:predict HTTP/1.1\r\nHost: x\r\nContent-Le")
+        start = time.perf_counter()
+        assert s.recv(4096) == b""  # closed by the server
+    assert time.perf_counter() - start < 3
+
+
 def test_cli_refuses_bad_model_arguments(tmp_path, capsys):
     from kerasless.cli import main
 
