@@ -53,7 +53,8 @@ def worker(backend: str, port: int, batching: bool) -> None:
             keras_model.predict_on_batch
         call(np.zeros((1, 40, 39), np.float32))  # build the graph before the first request
         servable.run = lambda xs: [np.asarray(a, np.float32) for a in flatten(call(xs[0]))]
-    serve(Repository([servable]), ServeOptions(port=port, enable_batching=batching), out=open(os.devnull, "w"))
+    with open(os.devnull, "w") as quiet:
+        serve(Repository([servable]), ServeOptions(port=port, enable_batching=batching), out=quiet)
 
 
 def free_port() -> int:

@@ -18,15 +18,15 @@ import numpy as np
 import pytest
 from helpers import assert_close
 
-pytest.importorskip("starlette")
+pytest.importorskip("starlette", reason="starlette comes with the serve extra (make test installs it)")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-import kerasless  # noqa: E402
-from kerasless.serve import ServeOptions, build_app, load_repository  # noqa: E402
-from kerasless.serve.batching import Batcher  # noqa: E402
-from kerasless.serve.errors import Overloaded  # noqa: E402
-from kerasless.serve.loadgen import run_load  # noqa: E402
+import kerasless
+from kerasless.serve import ServeOptions, build_app, load_repository
+from kerasless.serve.batching import Batcher
+from kerasless.serve.errors import Overloaded
+from kerasless.serve.loadgen import run_load
 
 FIX = Path(__file__).parent / "fixtures"
 SRC = Path(kerasless.__file__).parent.parent

@@ -14,8 +14,8 @@ SETTINGS = {
     "max_inflight": (512, "requests handled at once; more are refused with 503"),
     "enable_batching": (True, "run concurrent requests to a model as one predict"),
     "max_batch_size": (64, "rows per batched predict"),
-    "batch_timeout_ms": (0.0, "how long a batch waits for more rows after its first (TF: batch_timeout_micros); "
-                              "0: no waiting, a batch is whatever queued while the previous one ran"),
+    "batch_timeout_ms": (0.0, ("how long a batch waits for more rows after its first (TF: batch_timeout_micros); "
+                               "0: no waiting, a batch is whatever queued while the previous one ran")),
     "max_enqueued_rows": (4096, "rows waiting per model; more are refused with 503"),
     "session_ttl": (300.0, "idle seconds before a streaming session expires"),
     "max_sessions": (1024, "open streaming sessions; more are refused with 503"),
