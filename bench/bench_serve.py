@@ -83,7 +83,7 @@ def start(backend: str, batching: bool):
             time.sleep(0.02)
 
 
-def run(seconds: float, clients: list[int], backends: list[str]) -> dict:
+def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "off")) -> dict:
     import kerasless
     from kerasless.serve.loadgen import run_load
 
@@ -104,7 +104,7 @@ def run(seconds: float, clients: list[int], backends: list[str]) -> dict:
 
     results = {}
     for backend in backends:
-        for batching in (True, False):
+        for batching in [m == "on" for m in modes]:
             key = f"{backend}/{'batching' if batching else 'no_batching'}"
             proc, port, ready = start(backend, batching)
             try:
@@ -150,11 +150,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    ap.add_argument("--batching", nargs="+", choices=["on", "off"], default=["on", "off"])
     ap.add_argument("--out", default=str(HERE / "results" / "serve.json"))
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.port, not args.no_batching)
-    results = run(args.seconds, args.clients, args.backends)
+    results = run(args.seconds, args.clients, args.backends, args.batching)
     doc = {"info": {"model": "bundled char LSTM: (40, 39) one-hot -> LSTM(128) -> Dense(39)",
                     "request": "one sample, row format", "seconds_per_point": args.seconds,
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

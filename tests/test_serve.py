@@ -373,6 +373,21 @@ def test_live_half_sent_headers_are_dropped(live):
     assert time.perf_counter() - start < 3
 
 
+@pytest.mark.keras
+def test_side_by_side_with_keras_server(tmp_path):
+    """bench_serve's Keras server (same app, Keras predict_on_batch) and kerasless's answer alike (checked per
+    request inside the bench: it fails on any wrong answer)."""
+    pytest.importorskip("keras", reason="keras is installed by `make test`")
+    out = tmp_path / "serve.json"
+    bench = Path(__file__).parent.parent / "bench" / "bench_serve.py"
+    subprocess.run([sys.executable, str(bench), "--seconds", "0.5", "--clients", "8", "--batching", "on",
+                    "--backends", "kerasless", "keras_predict_on_batch", "--out", str(out)], check=True,
+                   env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=300)
+    doc = json.loads(out.read_text())
+    assert doc["results"]["kerasless/batching"]["8"]["requests"] > 0
+    assert "8" in doc["ratios"]["kerasless_vs_keras_predict_on_batch/batching"]
+
+
 def test_cli_refuses_bad_model_arguments(tmp_path, capsys):
     from kerasless.cli import main
 

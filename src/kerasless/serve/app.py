@@ -37,6 +37,7 @@ log = logging.getLogger("kerasless.serve")
 _PATH = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
                    r"(?:/(?P<tail>metadata|sessions)(?:/(?P<sid>[^/:]+))?)?(?::(?P<verb>[A-Za-z]+))?")
 _THREAD_DECODE_BYTES = 256 * 1024  # bodies this large are parsed off the event loop
+_timeout = getattr(asyncio, "timeout", None)
 
 
 def _json(payload: bytes, status: int = 200) -> Response:
@@ -128,7 +129,10 @@ class Server:
             return b"".join(chunks)
 
         try:
-            return await asyncio.wait_for(collect(), self.options.body_timeout)
+            if _timeout is None:  # Python 3.10
+                return await asyncio.wait_for(collect(), self.options.body_timeout)
+            async with _timeout(self.options.body_timeout):  # no task per request
+                return await collect()
         except TimeoutError:
             raise RequestTimeout(f"request body not received within {self.options.body_timeout:g} s") from None
 
