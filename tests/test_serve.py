@@ -193,6 +193,21 @@ def test_multi_input_errors(client):
     assert "not of expected type: int32" in predict(client, "emb", {"inputs": [[1.5] * 6]}, 400)["error"]
 
 
+def test_model_errors_name_the_model_not_the_file(client):
+    err = predict(client, "emb", {"inputs": [[99] * 6]}, 400)["error"]
+    assert "token ids must be in [0, 10)" in err and "model emb" in err and "fixtures" not in err
+
+
+def test_overload_is_a_503(client):
+    server = client.app.state.server
+    server.inflight += server.options.max_inflight
+    try:
+        r = client.post("/v1/models/lstm:predict", content=json.dumps({"inputs": [ROW]}))
+    finally:
+        server.inflight -= server.options.max_inflight
+    assert r.status_code == 503 and "server overloaded" in r.json()["error"]
+
+
 def test_body_limit_and_internal_errors(repo, monkeypatch):
     with TestClient(build_app(repo, ServeOptions(max_body_bytes=1000))) as c:
         r = c.post("/v1/models/lstm:predict", content=b" " * 1001)
@@ -234,7 +249,7 @@ def test_session_step_errors_expiry_and_limit(repo):
     with TestClient(build_app(repo, ServeOptions(session_ttl=0.2, max_sessions=2))) as c:
         sid = c.post("/v1/models/seq/sessions").json()["session_id"]
         bad = c.post(f"/v1/models/seq/sessions/{sid}:step", json={"inputs": [[1, 2]]})
-        assert bad.status_code == 400 and "[1,3]" in bad.json()["error"]
+        assert bad.status_code == 400 and "a step takes [1,3] for one timestep" in bad.json()["error"]
         assert c.post(f"/v1/models/lstm/sessions/{sid}:step", json={"inputs": [[1, 2, 3]]}).status_code == 404
         c.post("/v1/models/seq/sessions")
         full = c.post("/v1/models/seq/sessions")

@@ -272,7 +272,12 @@ def _decode_step(body: bytes, session):
     rank = len(codec._dense_shape(value))
     shape = (session.batch_size, *features) if rank == 1 + len(features) else (session.batch_size, None, *features)
     spec = TensorSpec(spec_in.name, spec_in.dtype, shape)
-    x = codec.to_array(value, spec, f"'{key}'")
+    try:
+        x = codec.to_array(value, spec, f"'{key}'")
+    except BadRequest as exc:
+        dims = ",".join(map(str, features))
+        raise BadRequest(f"{exc} (a step takes [{session.batch_size},{dims}] for one timestep or "
+                         f"[{session.batch_size},steps,{dims}])") from None
     return np.ascontiguousarray(x, np.float32), "row" if key == "instances" else "columnar"
 
 

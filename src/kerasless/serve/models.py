@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError
-from .errors import NotFound
+from ..errors import KeraslessError, ModelFileError
+from .errors import BadRequest, NotFound
 
 SIGNATURE = "serving_default"
 MODEL_FILES = ("*.keras", "*.h5", "*.hdf5")
@@ -54,10 +55,21 @@ class Servable:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kerasless-{name}-{version}")
 
     def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        return flatten(self.model.predict(xs if len(xs) > 1 else xs[0]))
+        with self.errors():
+            return flatten(self.model.predict(xs if len(xs) > 1 else xs[0]))
 
     def stream(self, batch_size: int):
         return self.model.stream(batch_size)
+
+    @contextlib.contextmanager
+    def errors(self):
+        """kerasless errors on an input -> 400s naming the model, not the server's file path."""
+        try:
+            yield
+        except BadRequest:
+            raise
+        except KeraslessError as exc:
+            raise BadRequest(str(exc).replace(self.source, f"model {self.name}")) from None
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -29,15 +29,16 @@ class Session:
 
     def step(self, x: np.ndarray) -> np.ndarray:
         """(batch, *features) -> (batch, *out); (batch, T, *features) -> (batch, T, *out)."""
-        if x.ndim == len(self.stream.step_shape):
-            out = self.stream.step(x)
-            self.steps += 1
-            return out
-        outs = []
-        for t in range(x.shape[1]):
-            outs.append(self.stream.step(x[:, t]))
-            self.steps += 1
-        return np.stack(outs, axis=1)
+        with self.servable.errors():
+            if x.ndim == len(self.stream.step_shape):
+                out = self.stream.step(x)
+                self.steps += 1
+                return out
+            outs = []
+            for t in range(x.shape[1]):
+                outs.append(self.stream.step(x[:, t]))
+                self.steps += 1
+            return np.stack(outs, axis=1)
 
     def info(self, ttl: float) -> dict:
         s = self.servable
@@ -63,7 +64,8 @@ class SessionStore:
         try:
             stream = servable.stream(batch_size)
         except KeraslessError as exc:
-            raise BadRequest(f"model {servable.name} cannot stream: {exc}") from None
+            raise BadRequest(f"model {servable.name} cannot stream: "
+                             f"{str(exc).replace(servable.source, servable.name)}") from None
         session = Session(servable, stream, batch_size)
         self.sessions[session.id] = session
         return session
