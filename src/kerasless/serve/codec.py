@@ -166,42 +166,48 @@ def _first_mismatch(value, shape, level=0):
 
 def to_array(value, spec, where: str) -> np.ndarray:
     """A JSON value -> an array matching ``spec`` (batch dimension first), or a 400 naming what is wrong."""
-    expected = f"input {spec.name!r} expects shape {spec.words()} of {spec.dtype}"
     try:
         a = np.asarray(value)
     except (ValueError, TypeError, OverflowError):
         shape = _dense_shape(value)
         bad = _first_mismatch(value, shape)
         detail = f": a list at depth {bad[0]} has {bad[1]} elements, expected {shape[bad[0]]}" if bad else ""
-        raise BadRequest(f"{where}: nested lists of unequal lengths{detail}; {expected}") from None
-    if a.dtype.kind not in "iuf":
+        raise BadRequest(f"{where}: nested lists of unequal lengths{detail}; {_expected(spec)}") from None
+    kind = a.dtype.kind
+    if kind not in "iuf":
         sample = a.flat[0] if a.size else value
-        kind = {"b": "Bool", "U": "String", "S": "String", "O": "Object"}.get(a.dtype.kind, str(a.dtype))
-        if a.dtype.kind == "O" and not _is_b64(sample):
-            kind = "Object or mixed types"
-        raise BadRequest(f"{where}: JSON Value: {_short(sample)} Type: {kind} is not of expected type: "
-                         f"{spec.dtype[3:].lower()}; {expected}")
+        name = {"b": "Bool", "U": "String", "S": "String", "O": "Object"}.get(kind, str(a.dtype))
+        if kind == "O" and not _is_b64(sample):
+            name = "Object or mixed types"
+        raise BadRequest(f"{where}: JSON Value: {_short(sample)} Type: {name} is not of expected type: "
+                         f"{spec.dtype[3:].lower()}; {_expected(spec)}")
     if a.ndim != len(spec.shape) or any(w is not None and w != d for w, d in zip(spec.shape, a.shape)):
-        raise BadRequest(f"{where}: got shape {list(a.shape)}; {expected}")
+        raise BadRequest(f"{where}: got shape {list(a.shape)}; {_expected(spec)}")
     if a.shape[0] == 0:
-        raise BadRequest(f"{where}: no rows; {expected}")
-    if a.dtype.kind == "f":
-        if spec.integer:
+        raise BadRequest(f"{where}: no rows; {_expected(spec)}")
+    if spec.integer:
+        if kind == "f":
             with np.errstate(invalid="ignore"):
                 frac = np.isfinite(a) & (a != np.trunc(a))
             if frac.any():
                 raise BadRequest(f"{where}: JSON Value: {a[frac].flat[0]!r} is not of expected type: "
-                                 f"{spec.dtype[3:].lower()}; {expected}")
-        elif spec.dtype == "DT_FLOAT":
-            with np.errstate(over="ignore", invalid="ignore"):
-                big = np.isfinite(a) & (np.abs(a) > _F32_MAX)
-            if big.any():
-                raise BadRequest(f"{where}: Cannot convert JSON value: {a[big].flat[0]!r} to float without loss "
-                                 f"of precision.")
-    elif not spec.integer and np.abs(a).max() > (1 << 24):
+                                 f"{spec.dtype[3:].lower()}; {_expected(spec)}")
+        return a
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(np.float32)
+    if kind == "f" and not np.isfinite(out).all():  # rare: an inf made by the cast is a value too big for float32
+        big = np.isfinite(a) & ~np.isfinite(out)
+        if big.any():
+            raise BadRequest(f"{where}: Cannot convert JSON value: {a[big].flat[0]!r} to float without loss "
+                             f"of precision.")
+    elif kind != "f" and np.abs(a).max() > (1 << 24):
         raise BadRequest(f"{where}: Cannot convert JSON value: {int(np.abs(a).max())} to float without loss "
                          f"of precision.")
-    return a.astype(np.float32) if not spec.integer else a
+    return out
+
+
+def _expected(spec) -> str:
+    return f"input {spec.name!r} expects shape {spec.words()} of {spec.dtype}"
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
