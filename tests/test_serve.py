@@ -264,7 +264,9 @@ def test_health_and_metrics(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
     predict(client, "lstm", {"inputs": [ROW]})
+    client.post("/v1/models/made-up-name:predict", content=b"{}")
     text = client.get("/monitoring/prometheus/metrics").text
+    assert "made-up-name" not in text  # label values stay bounded whatever the URLs
     assert 'kerasless_serve_requests_total{api="predict",code="200",model="lstm"}' in text
     assert "kerasless_serve_request_latency_seconds_bucket" in text and "kerasless_serve_batch_size_count" in text
 

@@ -21,6 +21,7 @@ import time
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -88,7 +89,7 @@ class Server:
             if not m or key not in self.table:
                 raise NotFound(f"Malformed request: {request.method} {request.url.path}")
             api, handler = self.table[key]
-            model = m["name"]
+            model = m["name"] if m["name"] in self.repository.models else ""  # metric labels stay bounded
             if m["label"] is not None:
                 raise NotFound(f"Unrecognized servable version label: {m['label']} (kerasless serve has no labels)")
             version = None
@@ -99,6 +100,8 @@ class Server:
             response = await handler(request, m["name"], version, m["sid"])
         except ServeError as exc:
             response = _error(exc.status, str(exc))
+        except ClientDisconnect:  # nobody to answer
+            response = _error(499, "client disconnected")
         except KeraslessError as exc:  # InputError and the like from predict / stream: the input's fault
             response = _error(400, str(exc))
         except Exception as exc:
@@ -133,7 +136,7 @@ class Server:
                 return await asyncio.wait_for(collect(), self.options.body_timeout)
             async with _timeout(self.options.body_timeout):  # no task per request
                 return await collect()
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # the same class from Python 3.11 on
             raise RequestTimeout(f"request body not received within {self.options.body_timeout:g} s") from None
 
     async def decode(self, body: bytes, fn, *args):

@@ -64,7 +64,7 @@ class Batcher:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), left)
-                except TimeoutError:
+                except (TimeoutError, asyncio.TimeoutError):  # the same class from Python 3.11 on
                     break
             batch = self._take()
             if batch:
