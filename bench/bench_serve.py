@@ -6,7 +6,7 @@ the function that runs a batch differs: kerasless ``Model.predict``, Keras ``mod
 ``model.predict_on_batch(x)``. Model: the bundled char LSTM (Input (40, 39) one-hot -> LSTM(128) -> Dense(39,
 softmax)), one sample per request in TF Serving's row format. Every answer is checked against kerasless predict
 (1e-5). The load generator (kerasless.serve.loadgen: keep-alive HTTP/1.1 clients on asyncio) runs in this process,
-the server in a child. Writes bench/results/serve.json; ratios are kerasless / Keras (req/s > 1 and p99 < 1 favour
+the servers in children, all started first, then measured in interleaved rounds (median per point). Writes bench/results/serve.json; ratios are kerasless / Keras (req/s > 1 and p99 < 1 favour
 kerasless).
 
     python bench/bench_serve.py [--seconds 2] [--clients 1 8 32] [--backends kerasless keras_predict ...]
@@ -83,7 +83,9 @@ def start(backend: str, batching: bool):
             time.sleep(0.02)
 
 
-def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "off")) -> dict:
+def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "off"), rounds: int = 3) -> dict:
+    """Start every server (one at a time, timing each until ready), then ``rounds`` interleaved rounds over all of
+    them, so a change in machine load hits every configuration alike; per point the median round."""
     import kerasless
     from kerasless.serve.loadgen import run_load
 
@@ -102,25 +104,37 @@ def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "o
         diff = float(np.abs(got - expected[i:i + 1]).max())
         return None if diff <= 1e-5 else f"row {i}: max abs diff {diff:.3g}"
 
-    results = {}
-    for backend in backends:
-        for batching in [m == "on" for m in modes]:
-            key = f"{backend}/{'batching' if batching else 'no_batching'}"
-            proc, port, ready = start(backend, batching)
-            try:
-                run_load("127.0.0.1", port, make, 8, min(0.5, seconds))  # warm-up
-                rows = {"ready_seconds": round(ready, 3)}
+    servers, samples = {}, {}
+    try:
+        for backend in backends:
+            for batching in [m == "on" for m in modes]:
+                key = f"{backend}/{'batching' if batching else 'no_batching'}"
+                servers[key] = start(backend, batching)
+                run_load("127.0.0.1", servers[key][1], make, 8, 0.5)  # warm-up
+                print(f"{key:<38} ready in {servers[key][2]:.2f} s", flush=True)
+        for r in range(rounds):
+            for key, (_, port, _) in servers.items():
                 for c in clients:
                     stats = run_load("127.0.0.1", port, make, c, seconds, check)
                     if stats["failures"]:
                         raise RuntimeError(f"{key} clients={c}: {stats['first_failures']}")
-                    rows[str(c)] = {k: stats[k] for k in ("requests", "rps", "p50_ms", "p99_ms")}
-                    print(f"{key:<38} clients={c:<3} {stats['rps']:>8.1f} req/s  p50 {stats['p50_ms']:>7.2f} ms  "
-                          f"p99 {stats['p99_ms']:>7.2f} ms", flush=True)
-            finally:
-                proc.terminate()
-                proc.wait(30)
-            results[key] = rows
+                    samples.setdefault((key, c), []).append(stats)
+                    print(f"round {r + 1} {key:<38} clients={c:<3} {stats['rps']:>8.1f} req/s  "
+                          f"p50 {stats['p50_ms']:>7.2f} ms  p99 {stats['p99_ms']:>7.2f} ms", flush=True)
+    finally:
+        for proc, _, _ in servers.values():
+            proc.terminate()
+            proc.wait(30)
+    results = {}
+    for key, (_, _, ready) in servers.items():
+        rows = {"ready_seconds": round(ready, 3)}
+        for c in clients:
+            runs = samples[(key, c)]
+            rows[str(c)] = {"rps": float(np.median([s["rps"] for s in runs])),
+                            "p50_ms": float(np.median([s["p50_ms"] for s in runs])),
+                            "p99_ms": float(np.median([s["p99_ms"] for s in runs])),
+                            "requests": int(sum(s["requests"] for s in runs))}
+        results[key] = rows
     return results
 
 
@@ -147,7 +161,8 @@ def main() -> None:
     ap.add_argument("--worker", choices=BACKENDS)
     ap.add_argument("--port", type=int)
     ap.add_argument("--no-batching", action="store_true")
-    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=1.5, help="per point and round")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     ap.add_argument("--batching", nargs="+", choices=["on", "off"], default=["on", "off"])
@@ -155,9 +170,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.port, not args.no_batching)
-    results = run(args.seconds, args.clients, args.backends, args.batching)
+    results = run(args.seconds, args.clients, args.backends, args.batching, args.rounds)
     doc = {"info": {"model": "bundled char LSTM: (40, 39) one-hot -> LSTM(128) -> Dense(39)",
-                    "request": "one sample, row format", "seconds_per_point": args.seconds,
+                    "request": "one sample, row format", "seconds_per_point_and_round": args.seconds,
+                    "rounds": args.rounds, "statistic": "median over interleaved rounds",
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                     "load_generator": "in the bench process (shares the CPU with the server)"},
            "results": results, "ratios": ratios(results, args.clients)}

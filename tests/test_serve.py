@@ -397,7 +397,7 @@ def test_side_by_side_with_keras_server(tmp_path):
     pytest.importorskip("keras", reason="keras is installed by `make test`")
     out = tmp_path / "serve.json"
     bench = Path(__file__).parent.parent / "bench" / "bench_serve.py"
-    subprocess.run([sys.executable, str(bench), "--seconds", "0.5", "--clients", "8", "--batching", "on",
+    subprocess.run([sys.executable, str(bench), "--seconds", "0.5", "--rounds", "1", "--clients", "8", "--batching", "on",
                     "--backends", "kerasless", "keras_predict_on_batch", "--out", str(out)], check=True,
                    env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=300)
     doc = json.loads(out.read_text())
