@@ -137,6 +137,26 @@ def test_version_directories(tmp_path):
         assert c.get("/v1/models/m/versions/3").status_code == 404
 
 
+def _layout(root: Path, kind: str) -> str:
+    """Broken model directories: load_repository must refuse each, naming the problem."""
+    if kind == "two files":
+        (root / "m" / "1").mkdir(parents=True)
+        for name in ("a.keras", "b.h5"):
+            shutil.copy(model_file("lstm_basic"), root / "m" / "1" / name)
+    elif kind == "empty version":
+        (root / "m" / "1").mkdir(parents=True)
+    elif kind == "no versions":
+        (root / "m" / "notaversion").mkdir(parents=True)
+    return str(root)
+
+
+@pytest.mark.parametrize("kind,text", [("two files", "found ['a.keras', 'b.h5']"), ("empty version", "found none"),
+                                       ("no versions", "no NAME/VERSION/model.keras inside")])
+def test_bad_model_directories(tmp_path, kind, text):
+    with pytest.raises(kerasless.ModelFileError, match=text.replace("[", r"\[").replace("]", r"\]")):
+        load_repository(_layout(tmp_path, kind))
+
+
 # -- errors: TF Serving's {"error": ...}, the right status, never a traceback ------------------------------------
 ROW = [[0.5] * 3] * 6
 ERRORS = [

@@ -287,6 +287,12 @@ def _decode_step(body: bytes, session):
 def build_app(repository: Repository, options: ServeOptions | None = None, metrics: Metrics | None = None):
     """The Starlette app serving ``repository`` (run it with uvicorn, or starlette's TestClient).
 
+    Args:
+        repository: from :func:`kerasless.serve.load_repository`.
+        options: :class:`ServeOptions` (limits, batching, sessions); default settings when omitted.
+        metrics: a :class:`~kerasless.serve.metrics.Metrics` to record into (default: a new registry).
+    Returns:
+        the ASGI app; ``app.state.server`` is the :class:`Server` behind it.
     Example:
         >>> app = build_app(load_repository("model.keras")); uvicorn.run(app, port=8501)
     """

@@ -161,7 +161,20 @@ def _sources(path: Path, name: str | None) -> list[tuple[str, int, Path]]:
 
 
 def load_repository(model: str | None = None, name: str | None = None, named: list[str] = ()) -> Repository:
-    """Load every model the CLI names: MODEL (file or directory) and each ``NAME=PATH``."""
+    """Load the models to serve (every file is untrusted: loaded like :func:`kerasless.load`).
+
+    Args:
+        model: a ``.keras``/``.h5`` file (version 1), a directory of ``VERSION/`` subdirectories, or a base
+            directory of ``NAME/VERSION/model.keras`` (TF Serving's layout; one model file per version directory).
+        name: the model's name when ``model`` is a file or a directory of versions (default: its name).
+        named: more models as ``"NAME=PATH"`` (PATH a file or a directory of versions).
+    Returns:
+        a :class:`Repository`.
+    Raises:
+        ModelFileError (and the other load errors) naming the file or directory.
+    Example:
+        >>> repo = load_repository("models/")       # models/lstm/1/model.keras, models/lstm/2/model.keras
+    """
     from .. import load
 
     sources = _sources(Path(model), name) if model else []
