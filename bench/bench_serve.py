@@ -6,7 +6,8 @@ the function that runs a batch differs: kerasless ``Model.predict``, Keras ``mod
 ``model.predict_on_batch(x)``. Model: the bundled char LSTM (Input (40, 39) one-hot -> LSTM(128) -> Dense(39,
 softmax)), one sample per request in TF Serving's row format. Every answer is checked against kerasless predict
 (1e-5). The load generator (kerasless.serve.loadgen: keep-alive HTTP/1.1 clients on asyncio) runs in this process,
-the servers in children, all started first, then measured in interleaved rounds (median per point). Writes bench/results/serve.json; ratios are kerasless / Keras (req/s > 1 and p99 < 1 favour
+the servers in children, all started first, then measured in interleaved rounds (median per point). Also the
+server's CPU time per request, which unlike req/s hardly depends on what else the machine is running. Writes bench/results/serve.json; ratios are kerasless / Keras (req/s > 1 and p99 < 1 favour
 kerasless).
 
     python bench/bench_serve.py [--seconds 2] [--clients 1 8 32] [--backends kerasless keras_predict ...]
@@ -83,6 +84,16 @@ def start(backend: str, batching: bool):
             time.sleep(0.02)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc; None elsewhere): a cost per request that, unlike req/s,
+    hardly depends on what else the machine runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "off"), rounds: int = 3) -> dict:
     """Start every server (one at a time, timing each until ready), then ``rounds`` interleaved rounds over all of
     them, so a change in machine load hits every configuration alike; per point the median round."""
@@ -113,14 +124,18 @@ def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "o
                 run_load("127.0.0.1", servers[key][1], make, 8, 0.5)  # warm-up
                 print(f"{key:<38} ready in {servers[key][2]:.2f} s", flush=True)
         for r in range(rounds):
-            for key, (_, port, _) in servers.items():
+            for key, (proc, port, _) in servers.items():
                 for c in clients:
+                    cpu0 = cpu_seconds(proc.pid)
                     stats = run_load("127.0.0.1", port, make, c, seconds, check)
+                    cpu1 = cpu_seconds(proc.pid)
+                    stats["cpu_ms"] = None if cpu0 is None else (cpu1 - cpu0) * 1000 / max(1, stats["requests"])
                     if stats["failures"]:
                         raise RuntimeError(f"{key} clients={c}: {stats['first_failures']}")
                     samples.setdefault((key, c), []).append(stats)
+                    cpu = "" if stats["cpu_ms"] is None else f"  server CPU {stats['cpu_ms']:.2f} ms/request"
                     print(f"round {r + 1} {key:<38} clients={c:<3} {stats['rps']:>8.1f} req/s  "
-                          f"p50 {stats['p50_ms']:>7.2f} ms  p99 {stats['p99_ms']:>7.2f} ms", flush=True)
+                          f"p50 {stats['p50_ms']:>7.2f} ms  p99 {stats['p99_ms']:>7.2f} ms{cpu}", flush=True)
     finally:
         for proc, _, _ in servers.values():
             proc.terminate()
@@ -134,8 +149,14 @@ def run(seconds: float, clients: list[int], backends: list[str], modes=("on", "o
                             "p50_ms": float(np.median([s["p50_ms"] for s in runs])),
                             "p99_ms": float(np.median([s["p99_ms"] for s in runs])),
                             "requests": int(sum(s["requests"] for s in runs))}
+            if runs[0]["cpu_ms"] is not None:
+                rows[str(c)]["server_cpu_ms_per_request"] = round(float(np.median([s["cpu_ms"] for s in runs])), 3)
         results[key] = rows
     return results
+
+
+def _ratio(a: dict, b: dict, key: str):
+    return round(a[key] / b[key], 3) if a.get(key) and b.get(key) else None
 
 
 def ratios(results: dict, clients: list[int]) -> dict:
@@ -148,12 +169,31 @@ def ratios(results: dict, clients: list[int]) -> dict:
                 continue
             out[f"kerasless_vs_{method}/{mode}"] = {
                 str(c): {"rps_ratio": round(ours[str(c)]["rps"] / theirs[str(c)]["rps"], 2),
-                         "p99_ratio": round(ours[str(c)]["p99_ms"] / theirs[str(c)]["p99_ms"], 3)} for c in clients}
+                         "p99_ratio": round(ours[str(c)]["p99_ms"] / theirs[str(c)]["p99_ms"], 3),
+                         "cpu_per_request_ratio": _ratio(ours[str(c)], theirs[str(c)], "server_cpu_ms_per_request")}
+                for c in clients}
     if "kerasless/batching" in results and "kerasless/no_batching" in results:
         out["kerasless_batching_vs_no_batching"] = {
             str(c): round(results["kerasless/batching"][str(c)]["rps"] / results["kerasless/no_batching"][str(c)]["rps"],
                           2) for c in clients}
     return out
+
+
+def table(doc: dict) -> str:
+    """The README table: req/s and p99 per server and client count, and the startup time."""
+    res = doc["results"]
+    clients = [k for k in next(iter(res.values())) if k != "ready_seconds"]
+    head = "| server | batching | " + " | ".join(f"{c} client{'s' * (c != '1')}: req/s, p99" for c in clients)
+    head += f" | server CPU per request ({clients[-1]} clients)"
+    lines = [head + " | ready in |", "|" + " --- |" * (len(clients) + 4)]
+    for key, rows in res.items():
+        backend, mode = key.split("/")
+        cells = [f"{rows[c]['rps']:,.0f}, {rows[c]['p99_ms']:.1f} ms" for c in clients]
+        cpu = rows[clients[-1]].get("server_cpu_ms_per_request")
+        cells.append("" if cpu is None else f"{cpu:.2f} ms")
+        lines.append(f"| {backend.replace('_', ' ')} | {'on' if mode == 'batching' else 'off'} | "
+                     + " | ".join(cells) + f" | {rows['ready_seconds']:.1f} s |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -166,10 +206,13 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     ap.add_argument("--batching", nargs="+", choices=["on", "off"], default=["on", "off"])
+    ap.add_argument("--table", action="store_true", help="print the README table of --out and stop")
     ap.add_argument("--out", default=str(HERE / "results" / "serve.json"))
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.port, not args.no_batching)
+    if args.table:
+        return print(table(json.loads(Path(args.out).read_text())))
     results = run(args.seconds, args.clients, args.backends, args.batching, args.rounds)
     doc = {"info": {"model": "bundled char LSTM: (40, 39) one-hot -> LSTM(128) -> Dense(39)",
                     "request": "one sample, row format", "seconds_per_point_and_round": args.seconds,
