@@ -83,7 +83,8 @@ def decode_predict(body: bytes, inputs) -> tuple[list[np.ndarray], str]:
     if not isinstance(signature, str):
         raise BadRequest("'signature_name' key must be a string value.")
     if signature not in (SIGNATURE, ""):
-        raise BadRequest(f'Serving signature name: "{signature}" not found in signature def')
+        raise BadRequest(f'Serving signature name: "{signature[:100]}" not found in signature def '
+                         f'(the signature is "{SIGNATURE}")')
     if "instances" in doc and "inputs" in doc:
         raise BadRequest("Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist")
     if "instances" in doc:
