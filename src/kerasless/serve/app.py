@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from ..errors import KeraslessError
 from . import codec
-from .batching import Batcher
+from .batching import Batcher, within
 from .errors import BadRequest, NotFound, PayloadTooLarge, RequestTimeout, ServeError
 from .metrics import Metrics
 from .models import SIGNATURE, Repository, TensorSpec
@@ -38,7 +38,6 @@ log = logging.getLogger("kerasless.serve")
 _PATH = re.compile(r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
                    r"(?:/(?P<tail>metadata|sessions)(?:/(?P<sid>[^/:]+))?)?(?::(?P<verb>[A-Za-z]+))?")
 _THREAD_DECODE_BYTES = 256 * 1024  # bodies this large are parsed off the event loop
-_timeout = getattr(asyncio, "timeout", None)
 
 
 def _json(payload: bytes, status: int = 200) -> Response:
@@ -132,11 +131,8 @@ class Server:
             return b"".join(chunks)
 
         try:
-            if _timeout is None:  # Python 3.10
-                return await asyncio.wait_for(collect(), self.options.body_timeout)
-            async with _timeout(self.options.body_timeout):  # no task per request
-                return await collect()
-        except (TimeoutError, asyncio.TimeoutError):  # the same class from Python 3.11 on
+            return await within(self.options.body_timeout, collect())
+        except TimeoutError:
             raise RequestTimeout(f"request body not received within {self.options.body_timeout:g} s") from None
 
     async def decode(self, body: bytes, fn, *args):

@@ -63,8 +63,8 @@ class Batcher:
             while self.rows < self.max_batch_size and (left := deadline - loop.time()) > 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), left)
-                except (TimeoutError, asyncio.TimeoutError):  # the same class from Python 3.11 on
+                    await within(left, self._wake.wait())
+                except TimeoutError:
                     break
             batch = self._take()
             if batch:
@@ -108,6 +108,17 @@ class Batcher:
         for _, n, _, future in batch:
             _settle(future, [o[start:start + n] for o in outs])
             start += n
+
+
+async def within(seconds: float, awaitable):
+    """``await awaitable``, or TimeoutError after ``seconds`` (asyncio.timeout: no task per call)."""
+    if hasattr(asyncio, "timeout"):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    try:  # Python 3.10, whose asyncio.TimeoutError is not the builtin one
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.exceptions.TimeoutError:
+        raise TimeoutError from None
 
 
 def _settle(future, result=None, exc=None) -> None:
