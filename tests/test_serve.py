@@ -232,6 +232,8 @@ def test_body_limit_and_internal_errors(repo, monkeypatch):
     with TestClient(build_app(repo, ServeOptions(max_body_bytes=1000))) as c:
         r = c.post("/v1/models/lstm:predict", content=b" " * 1001)
         assert r.status_code == 413 and "over the limit of 1000 bytes" in r.json()["error"]
+        chunked = c.post("/v1/models/lstm:predict", content=(b" " * 100 for _ in range(11)))  # no Content-Length
+        assert chunked.status_code == 413 and "over the limit" in chunked.json()["error"]
         monkeypatch.setattr(repo.get("lstm"), "run", lambda xs: 1 / 0)
         r = c.post("/v1/models/lstm:predict", content=json.dumps({"inputs": [ROW]}))
         assert r.status_code == 500 and r.json() == {"error": "Internal error: ZeroDivisionError"}
