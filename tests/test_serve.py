@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from helpers import assert_close
 
 pytest.importorskip("starlette", reason="starlette comes with the serve extra (make test installs it)")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient
+with warnings.catch_warnings():  # starlette 1.x would rather have httpx2; httpx works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 import kerasless
 from kerasless.serve import ServeOptions, build_app, load_repository
@@ -135,6 +138,41 @@ def test_version_directories(tmp_path):
         old = predict(c, "m", {"inputs": load_npy("lstm_basic", "x").tolist()}, path="/v1/models/m/versions/1:predict")
         assert_close(np.asarray(old["outputs"], np.float32), load_npy("lstm_basic", "y"))
         assert c.get("/v1/models/m/versions/3").status_code == 404
+
+
+def _wait_for(client, path, check, seconds=5.0):
+    deadline = time.perf_counter() + seconds
+    while not check(client.get(path).json()):
+        assert time.perf_counter() < deadline, client.get(path).json()
+        time.sleep(0.02)
+
+
+def test_new_and_removed_versions_are_picked_up(tmp_path):
+    """TF Serving's file system polling: a version directory appearing is loaded, one removed is unloaded, one
+    that does not load is reported in the status."""
+    def versions(doc):
+        return {s["version"]: s["state"] for s in doc.get("model_version_status", [])}
+
+    root = tmp_path / "m"
+    (root / "1").mkdir(parents=True)
+    shutil.copy(model_file("lstm_basic"), root / "1" / "model.keras")
+    with TestClient(build_app(load_repository(str(root)), ServeOptions(poll_seconds=0.05))) as c:
+        (root / "2").mkdir()
+        shutil.copy(model_file("gru_basic"), root / "2" / "model.keras")
+        (root / "3").mkdir()
+        (root / "3" / "model.keras").write_bytes(b"not a zip")
+        _wait_for(c, "/v1/models/m", lambda d: versions(d) == {"1": "AVAILABLE", "2": "AVAILABLE", "3": "END"})
+        failed = c.get("/v1/models/m/versions/3").json()["model_version_status"][0]["status"]
+        assert failed["error_code"] == "UNKNOWN" and str(tmp_path) not in failed["error_message"]
+        shutil.rmtree(root / "3")
+        shutil.copytree(root / "2", root / "3")
+        _wait_for(c, "/v1/models/m", lambda d: versions(d).get("3") == "AVAILABLE")
+        shutil.rmtree(root / "1")
+        _wait_for(c, "/v1/models/m", lambda d: "1" not in versions(d))
+        x = load_npy("gru_basic", "x")
+        assert_close(np.asarray(predict(c, "m", {"inputs": x.tolist()})["outputs"], np.float32),
+                     load_npy("gru_basic", "y"))
+        assert c.post("/v1/models/m/versions/1:predict", json={"inputs": [ROW]}).status_code == 404
 
 
 def _layout(root: Path, kind: str) -> str:

@@ -155,13 +155,16 @@ class Server:
 
     # -- TF Serving's API --------------------------------------------------------------------------------------
     async def status(self, request, name, version, _):
-        versions = self.repository.versions(name)
-        if version is not None and version not in versions:
+        failed = {v: why for (n, v), (why, _) in self.repository.failed.items() if n == name}
+        versions = self.repository.models.get(name, {}) if failed else self.repository.versions(name)
+        states = {v: ("AVAILABLE", "OK", "") for v in versions}
+        states.update({v: ("END", "UNKNOWN", why) for v, why in failed.items() if v not in versions})
+        if version is not None and version not in states:
             raise NotFound(f"Could not find version {version} of model {name}")
-        chosen = [version] if version is not None else sorted(versions, reverse=True)
+        chosen = [version] if version is not None else sorted(states, reverse=True)
         return _json(codec.dumps({"model_version_status": [
-            {"version": str(v), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-            for v in chosen]}))
+            {"version": str(v), "state": states[v][0], "status": {"error_code": states[v][1],
+                                                                 "error_message": states[v][2]}} for v in chosen]}))
 
     async def metadata(self, request, name, version, _):
         s = self.repository.get(name, version)
@@ -242,15 +245,33 @@ class Server:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app):
-        sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._sweep())]
+        if self.options.poll_seconds > 0 and any(path.is_dir() for path, _ in self.repository.watch):
+            tasks.append(loop.create_task(self._poll()))
         self.ready = True
         try:
             yield
         finally:
             self.ready = False
-            sweeper.cancel()
+            for task in tasks:
+                task.cancel()
             for b in self.batchers.values():
                 b.close()
+
+    async def _poll(self):
+        while True:
+            await asyncio.sleep(self.options.poll_seconds)
+            try:
+                change = await asyncio.to_thread(self.repository.scan)
+            except Exception:  # a bad scan must not stop the polling
+                log.exception("model directory scan failed")
+                continue
+            for n, v in change[1]:
+                self.batchers.pop((n, v), None)  # a removed version's batcher finishes its queue, then idles
+            self.repository.apply(*change)
+            for s in change[0]:
+                log.warning("kerasless serve: loaded %s version %s", s.name, s.version)
 
     async def _sweep(self):
         while True:

@@ -96,8 +96,10 @@ def _input_dtype(layer) -> str:
 class Repository:
     """Models by name, each a dict of versions; ``get`` resolves TF Serving's Latest / Specific requests."""
 
-    def __init__(self, servables: list[Servable] = ()):
+    def __init__(self, servables: list[Servable] = (), watch: list[tuple[Path, str | None]] = ()):
         self.models: dict[str, dict[int, Servable]] = {}
+        self.watch = list(watch)  # (path, name) the models came from: rescanned by poll()
+        self.failed: dict[tuple[str, int], tuple] = {}  # versions that did not load -> (why, their files' stamp)
         for s in servables:
             self.add(s)
 
@@ -127,6 +129,40 @@ class Repository:
             for s in versions.values():
                 s.close()
 
+    def scan(self):
+        """What changed on disk since loading (TF Serving's file system polling), loading the new versions; run it
+        off the event loop. Returns (new servables, removed (name, version)s, {(name, version): why it failed})."""
+        from .. import load
+
+        wanted = {}
+        for path, name in self.watch:
+            with contextlib.suppress(ModelFileError, OSError):  # a directory gone or half made: next scan
+                wanted.update({(n, v): p for n, v, p in _sources(path, name)})
+        loaded = {(n, v) for n, versions in self.models.items() for v in versions}
+        new, failed = [], {}
+        for n, v in sorted(wanted.keys() - loaded):
+            stamp = _stamp(wanted[n, v])
+            if (n, v) in self.failed and self.failed[n, v][1] == stamp:  # unchanged since it failed
+                failed[n, v] = self.failed[n, v]
+                continue
+            try:
+                path = _model_file(wanted[n, v]) if wanted[n, v].is_dir() else wanted[n, v]
+                new.append(Servable(n, v, load(path), str(path)))
+            except (KeraslessError, OSError) as exc:
+                failed[n, v] = (str(exc).replace(str(wanted[n, v]), f"{n}/{v}"), stamp)
+        return new, sorted(loaded - wanted.keys()), failed
+
+    def apply(self, new, removed, failed) -> None:
+        """Put a scan's result in place (on the event loop: requests see one repository or the other)."""
+        for s in new:
+            self.add(s)
+        for n, v in removed:
+            servable = self.models[n].pop(v)
+            servable.executor.shutdown(wait=False)  # requests already queued on it still finish
+            if not self.models[n]:
+                del self.models[n]
+        self.failed = failed
+
 
 # -- loading -----------------------------------------------------------------------------------------------------
 def _model_file(directory: Path) -> Path:
@@ -137,24 +173,33 @@ def _model_file(directory: Path) -> Path:
     return found[0]
 
 
+def _stamp(path: Path) -> tuple:
+    """Names, sizes and mtimes of a model file or version directory: a failed version is retried when it changes."""
+    try:
+        entries = sorted(path.iterdir()) if path.is_dir() else [path]
+        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in entries)
+    except OSError:
+        return ()
+
+
 def _version_dirs(directory: Path) -> dict[int, Path]:
     """TF Serving's versions: the subdirectories whose names are whole numbers."""
     return {int(p.name): p for p in directory.iterdir() if p.is_dir() and re.fullmatch(r"\d{1,18}", p.name)}
 
 
 def _sources(path: Path, name: str | None) -> list[tuple[str, int, Path]]:
-    """(name, version, model file) for a file, a model directory of versions, or a base directory of models."""
+    """(name, version, model file or version directory) for a file, a model directory of versions, or a base
+    directory of models."""
     if path.is_file():
         return [(name or path.stem, 1, path)]
     if not path.is_dir():
         raise ModelFileError(f"{path}: no such model file or directory")
     versions = _version_dirs(path)
     if versions:
-        return [(name or path.name, v, _model_file(d)) for v, d in sorted(versions.items())]
+        return [(name or path.name, v, d) for v, d in sorted(versions.items())]
     if name is not None:
         raise ModelFileError(f"{path}: --name needs a model file or a directory of VERSION/ subdirectories")
-    out = [(d.name, v, _model_file(vd)) for d in sorted(path.iterdir()) if d.is_dir()
-           for v, vd in sorted(_version_dirs(d).items())]
+    out = [(d.name, v, vd) for d in sorted(path.iterdir()) if d.is_dir() for v, vd in sorted(_version_dirs(d).items())]
     if not out:
         raise ModelFileError(f"{path}: no NAME/VERSION/model.keras inside (TF Serving's layout)")
     return out
@@ -177,12 +222,14 @@ def load_repository(model: str | None = None, name: str | None = None, named: li
     """
     from .. import load
 
-    sources = _sources(Path(model), name) if model else []
+    watch = [(Path(model), name)] if model else []
     for item in named:
         key, sep, path = item.partition("=")
         if not sep or not key or not path:
             raise ModelFileError(f"--model {item!r}: expected NAME=PATH")
-        sources += _sources(Path(path), key)
+        watch.append((Path(path), key))
+    sources = [src for path, key in watch for src in _sources(path, key)]
     if not sources:
         raise ModelFileError("serve: give a model file or directory, or --model NAME=PATH")
-    return Repository([Servable(n, v, load(p), str(p)) for n, v, p in sources])
+    files = [(n, v, _model_file(p) if p.is_dir() else p) for n, v, p in sources]
+    return Repository([Servable(n, v, load(p), str(p)) for n, v, p in files], watch)

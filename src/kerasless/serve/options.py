@@ -19,6 +19,8 @@ SETTINGS = {
     "max_enqueued_rows": (4096, "rows waiting per model; more are refused with 503"),
     "session_ttl": (300.0, "idle seconds before a streaming session expires"),
     "max_sessions": (1024, "open streaming sessions; more are refused with 503"),
+    "poll_seconds": (1.0, "rescan model directories this often for new or removed versions (TF Serving's "
+                          "file system polling); 0: never"),
     "log_level": ("warning", "uvicorn's log level"),
 }
 
