@@ -363,7 +363,7 @@ def free_port() -> int:
 def live(request):
     port = free_port()
     cmd = [sys.executable, "-m", "kerasless", "serve", model_file("lstm_basic"), "--name", "lstm",
-           "--model", f"two={model_file('two_input_concat')}", "--port", str(port), "--body-timeout", "0.5"]
+           "--model", f"two={model_file('two_input_concat')}", "--port", str(port), "--body-timeout", "1.5"]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd + ([] if request.param == "batching" else ["--no-batching"]), env=env,
@@ -398,9 +398,10 @@ def test_live_32_concurrent_clients_every_answer_checked(live):
     expected = model.predict(xs)
 
     def one(i):
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
-            return [np.asarray(c.post("/v1/models/lstm:predict", json={"instances": xs[i:i + 1].tolist()})
-                               .json()["predictions"], np.float32) for _ in range(4)]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            replies = [c.post("/v1/models/lstm:predict", json={"instances": xs[i:i + 1].tolist()}) for _ in range(4)]
+        assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+        return [np.asarray(r.json()["predictions"], np.float32) for r in replies]
 
     with ThreadPoolExecutor(32) as pool:
         answers = list(pool.map(one, range(32)))
@@ -439,7 +440,7 @@ def test_live_half_sent_body_times_out(live):
         while b"}" not in reply and (chunk := s.recv(4096)):
             reply += chunk
     assert b" 408 " in reply.split(b"\r\n")[0] and b"not received within" in reply, reply
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 6
 
 
 def test_live_half_sent_headers_are_dropped(live):
@@ -447,7 +448,7 @@ def test_live_half_sent_headers_are_dropped(live):
         s.sendall(b"POST /v1/models/lstm:predict HTTP/1.1\r\nHost: x\r\nContent-Le")
         start = time.perf_counter()
         assert s.recv(4096) == b""  # closed by the server
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 6
 
 
 @pytest.mark.keras
