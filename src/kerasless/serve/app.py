@@ -17,6 +17,7 @@ import contextlib
 import logging
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 from starlette.applications import Starlette
@@ -142,7 +143,11 @@ class Server:
 
     async def run(self, servable, fn, *args):
         """fn(*args) on the servable's worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(servable.executor, fn, *args)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(servable.executor, fn, *args)
+        except RuntimeError:  # its executor was shut down: the version was unloaded just now
+            raise NotFound(f"Servable not found for request: Specific({servable.name}, {servable.version})") from None
+        return await future
 
     def batcher(self, servable) -> Batcher:
         key = (servable.name, servable.version)
@@ -174,7 +179,7 @@ class Server:
         return _json(codec.dumps({
             "model_spec": {"name": s.name, "signature_name": "", "version": str(s.version)},
             "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}},
-                         "kerasless": {"source": s.source, "keras_version": str(s.model.keras_version),
+                         "kerasless": {"file": Path(s.source).name, "keras_version": str(s.model.keras_version),
                                        "stateful": s.stateful}}}))
 
     async def predict(self, request, name, version, _):
