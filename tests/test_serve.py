@@ -331,6 +331,34 @@ def test_health_and_metrics(client):
     assert "kerasless_serve_request_latency_seconds_bucket" in text and "kerasless_serve_batch_size_count" in text
 
 
+@pytest.mark.parametrize("name", ["two", "gso"])
+def test_concurrent_requests_batched_and_split_back(repo, name):
+    """Several inputs or outputs through one batched predict: every client gets its own rows."""
+    import httpx
+
+    servable = repo.get(name)
+    rng = np.random.default_rng(2)
+    xs = [rng.normal(size=(16, *t.shape[1:])).astype(np.float32) for t in servable.inputs]
+    expected = servable.run(xs)
+
+    async def main():
+        app = build_app(repo)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+            bodies = [{"inputs": {t.name: x[i:i + 1].tolist() for t, x in zip(servable.inputs, xs)}}
+                      for i in range(16)]
+            replies = await asyncio.gather(*(c.post(f"/v1/models/{name}:predict", json=b) for b in bodies))
+        return replies, app.state.server.metrics.render().decode()
+
+    replies, metrics = asyncio.run(main())
+    for i, r in enumerate(replies):
+        got = r.json()["outputs"]
+        got = [got[t.name] for t in servable.outputs] if isinstance(got, dict) else [got]
+        for g, e in zip(got, expected):
+            assert_close(np.asarray(g, np.float32), e[i:i + 1], label=f"batched[{name}]#{i}")
+    count = float(metrics.split(f'kerasless_serve_batch_size_count{{model="{name}"}} ')[1].split()[0])
+    assert count < 16, f"16 concurrent requests ran as {count:.0f} predicts"
+
+
 def test_batcher_batches_and_refuses_overload():
     calls = []
 
