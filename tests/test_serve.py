@@ -501,3 +501,13 @@ def test_cli_refuses_bad_model_arguments(tmp_path, capsys):
     assert "no such model file" in capsys.readouterr().err
     assert main(["serve", "--model", "noequals"]) == 2
     assert "expected NAME=PATH" in capsys.readouterr().err
+
+
+def test_cli_without_the_serve_extra(monkeypatch, capsys):
+    from kerasless.cli import main
+
+    for name in ("kerasless.serve.server", "kerasless.serve.app"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "starlette.applications", None)
+    assert main(["serve", model_file("lstm_basic")]) == 2
+    assert "pip install 'kerasless[serve]'" in capsys.readouterr().err

@@ -17,7 +17,7 @@ def cli_serve(args) -> None:
     except ImportError as exc:
         from .errors import ServeError
 
-        raise ServeError(f"kerasless serve needs its server stack ({exc.name} is missing): "
+        raise ServeError(f"kerasless serve needs its server stack ({(exc.name or '?').split('.')[0]} is missing): "
                          "pip install 'kerasless[serve]'") from None
     run(args)
 
