@@ -62,7 +62,7 @@ bench-quick: bench-deps   ## LSTM T=40, batch 1 and 1024; the sections with fewe
 bench-export: bench-deps   ## B=1 latency only: exported C / NumPy target vs ONNX Runtime and kerasless predict
 	$(PY) bench/bench_export.py
 
-bench-serve: $(VENV)/.test   ## kerasless serve vs the same server on Keras predict: req/s, p50/p99 at 1/8/32 clients (~2 min)
+bench-serve: $(VENV)/.test   ## kerasless serve vs the same server on Keras predict: req/s, p50/p99 at 1/8/32 clients (~3 min)
 	$(PY) bench/bench_serve.py
 
 clean:
