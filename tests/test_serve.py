@@ -331,9 +331,11 @@ def test_health_and_metrics(client):
     assert "kerasless_serve_request_latency_seconds_bucket" in text and "kerasless_serve_batch_size_count" in text
 
 
+@pytest.mark.parametrize("inline_ms", [0.0, 1000.0], ids=["model-thread", "event-loop"])
 @pytest.mark.parametrize("name", ["two", "gso"])
-def test_concurrent_requests_batched_and_split_back(repo, name):
-    """Several inputs or outputs through one batched predict: every client gets its own rows."""
+def test_concurrent_requests_batched_and_split_back(repo, name, inline_ms):
+    """Several inputs or outputs through one batched predict: every client gets its own rows, whether the batch
+    runs on the model's thread or inline on the event loop."""
     import httpx
 
     servable = repo.get(name)
@@ -342,7 +344,7 @@ def test_concurrent_requests_batched_and_split_back(repo, name):
     expected = servable.run(xs)
 
     async def main():
-        app = build_app(repo)
+        app = build_app(repo, ServeOptions(inline_ms=inline_ms))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
             bodies = [{"inputs": {t.name: x[i:i + 1].tolist() for t, x in zip(servable.inputs, xs)}}
                       for i in range(16)]

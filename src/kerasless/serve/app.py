@@ -141,19 +141,28 @@ class Server:
             return fn(body, *args)
         return await asyncio.to_thread(fn, body, *args)
 
-    async def run(self, servable, fn, *args):
-        """fn(*args) on the servable's worker thread."""
+    async def run(self, servable, rows: int, fn, *args):
+        """fn(*args) on the servable's worker thread, or right here on the event loop when nothing runs on that
+        thread and calls of this many rows have taken under inline_ms (a thread hand-off costs more than a small
+        predict). Either way the model is never run by two threads at once."""
+        if not servable.busy and servable.seconds_per_row * rows * 1000 < self.options.inline_ms:
+            return servable.timed(rows, fn, *args)
         try:
-            future = asyncio.get_running_loop().run_in_executor(servable.executor, fn, *args)
+            future = asyncio.get_running_loop().run_in_executor(servable.executor, servable.timed, rows, fn, *args)
         except RuntimeError:  # its executor was shut down: the version was unloaded just now
             raise NotFound(f"Servable not found for request: Specific({servable.name}, {servable.version})") from None
-        return await future
+        servable.busy += 1
+        try:
+            return await future
+        finally:
+            servable.busy -= 1
 
     def batcher(self, servable) -> Batcher:
         key = (servable.name, servable.version)
         if key not in self.batchers:
             o = self.options
-            self.batchers[key] = Batcher(lambda xs: self.run(servable, servable.run, xs), o.max_batch_size,
+            self.batchers[key] = Batcher(lambda xs: self.run(servable, xs[0].shape[0], servable.run, xs),
+                                         o.max_batch_size,
                                          o.batch_timeout_ms / 1000, o.max_enqueued_rows,
                                          self.metrics.batch_size.labels(servable.name).observe)
         return self.batchers[key]
@@ -192,7 +201,7 @@ class Server:
             outs = await self.batcher(s).submit(xs)
         else:
             self.metrics.batch_size.labels(s.name).observe(xs[0].shape[0])
-            outs = await self.run(s, s.run, xs)
+            outs = await self.run(s, xs[0].shape[0], s.run, xs)
         return _json(codec.encode_predict(outs, s.outputs, fmt))
 
     async def not_this_signature(self, request, name, version, _):
@@ -231,7 +240,8 @@ class Server:
         session = self.sessions.get(sid, s)
         x, fmt = await self.decode(await self.body(request), _decode_step, session)
         async with session.lock:
-            y = await self.run(s, session.step, x)
+            y = await self.run(s, x.shape[0] * (x.shape[1] if x.ndim > len(session.stream.step_shape) else 1),
+                               session.step, x)
         return _json(codec.encode_predict([y], s.outputs, fmt))
 
     # -- health and metrics ------------------------------------------------------------------------------------

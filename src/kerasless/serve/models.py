@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,6 +54,17 @@ class Servable:
         self.outputs = [TensorSpec(n, "DT_FLOAT", s) for n, s in zip(output_names(model), out_shapes)]
         self.stateful = bool(model.stateful)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kerasless-{name}-{version}")
+        self.busy = 0  # calls queued or running on the executor
+        self.seconds_per_row = float("inf")  # moving average of the calls timed so far
+
+    def timed(self, rows: int, fn, *args):
+        """fn(*args), its time per row folded into seconds_per_row."""
+        start = time.perf_counter()
+        out = fn(*args)
+        per_row = (time.perf_counter() - start) / max(1, rows)
+        old = self.seconds_per_row
+        self.seconds_per_row = per_row if old == float("inf") else 0.8 * old + 0.2 * per_row
+        return out
 
     def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         with self.errors():

@@ -17,6 +17,8 @@ SETTINGS = {
     "batch_timeout_ms": (0.0, ("how long a batch waits for more rows after its first (TF: batch_timeout_micros); "
                                "0: no waiting, a batch is whatever queued while the previous one ran")),
     "max_enqueued_rows": (4096, "rows waiting per model; more are refused with 503"),
+    "inline_ms": (2.0, "a predict expected to take less than this runs on the event loop rather than the model's "
+                       "thread (a thread hand-off costs more than a small predict); 0: always the thread"),
     "session_ttl": (300.0, "idle seconds before a streaming session expires"),
     "max_sessions": (1024, "open streaming sessions; more are refused with 503"),
     "poll_seconds": (1.0, "rescan model directories this often for new or removed versions (TF Serving's "
