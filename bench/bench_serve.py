@@ -11,7 +11,7 @@ server's CPU time per request, which unlike req/s hardly depends on what else th
 kerasless).
 
     python bench/bench_serve.py [--seconds 2] [--clients 1 8 32] [--backends kerasless keras_predict ...]
-    python bench/bench_serve.py --worker BACKEND --port P [--no-batching]      (one server; used internally)
+    python bench/bench_serve.py --worker BACKEND --port P [--enable-batching]  (one server; used internally)
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def start(backend: str, batching: bool):
     import urllib.request
 
     port = free_port()
-    cmd = [sys.executable, __file__, "--worker", backend, "--port", str(port)] + ([] if batching else ["--no-batching"])
+    cmd = [sys.executable, __file__, "--worker", backend, "--port", str(port)] + (["--enable-batching"] if batching else [])
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     while True:
@@ -172,6 +172,11 @@ def ratios(results: dict, clients: list[int]) -> dict:
                          "p99_ratio": round(ours[str(c)]["p99_ms"] / theirs[str(c)]["p99_ms"], 3),
                          "cpu_per_request_ratio": _ratio(ours[str(c)], theirs[str(c)], "server_cpu_ms_per_request")}
                 for c in clients}
+    best, keras_best = results.get("kerasless/no_batching"), results.get("keras_predict_on_batch/batching")
+    if best and keras_best:  # each side's best setting here
+        out["kerasless_no_batching_vs_keras_predict_on_batch_batching"] = {
+            str(c): {"rps_ratio": round(best[str(c)]["rps"] / keras_best[str(c)]["rps"], 2),
+                     "p99_ratio": round(best[str(c)]["p99_ms"] / keras_best[str(c)]["p99_ms"], 3)} for c in clients}
     if "kerasless/batching" in results and "kerasless/no_batching" in results:
         out["kerasless_batching_vs_no_batching"] = {
             str(c): round(results["kerasless/batching"][str(c)]["rps"] / results["kerasless/no_batching"][str(c)]["rps"],
@@ -200,7 +205,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--worker", choices=BACKENDS)
     ap.add_argument("--port", type=int)
-    ap.add_argument("--no-batching", action="store_true")
+    ap.add_argument("--enable-batching", action="store_true")
     ap.add_argument("--seconds", type=float, default=1.5, help="per point and round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
@@ -210,9 +215,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "results" / "serve.json"))
     args = ap.parse_args()
     if args.worker:
-        return worker(args.worker, args.port, not args.no_batching)
-    if args.table:
-        return print(table(json.loads(Path(args.out).read_text())))
+        return worker(args.worker, args.port, args.enable_batching)
+    if args.table:  # also refreshes the ratios of --out
+        doc = json.loads(Path(args.out).read_text())
+        doc["ratios"] = ratios(doc["results"], [k for k in next(iter(doc["results"].values())) if k != "ready_seconds"])
+        Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+        return print(table(doc))
     results = run(args.seconds, args.clients, args.backends, args.batching, args.rounds)
     doc = {"info": {"model": "bundled char LSTM: (40, 39) one-hot -> LSTM(128) -> Dense(39)",
                     "request": "one sample, row format", "seconds_per_point_and_round": args.seconds,

@@ -344,7 +344,7 @@ def test_concurrent_requests_batched_and_split_back(repo, name, inline_ms):
     expected = servable.run(xs)
 
     async def main():
-        app = build_app(repo, ServeOptions(inline_ms=inline_ms))
+        app = build_app(repo, ServeOptions(inline_ms=inline_ms, enable_batching=True))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
             bodies = [{"inputs": {t.name: x[i:i + 1].tolist() for t, x in zip(servable.inputs, xs)}}
                       for i in range(16)]
@@ -396,7 +396,7 @@ def live(request):
            "--model", f"two={model_file('two_input_concat')}", "--port", str(port), "--body-timeout", "1.5"]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd + ([] if request.param == "batching" else ["--no-batching"]), env=env,
+    proc = subprocess.Popen(cmd + (["--enable-batching"] if request.param == "batching" else []), env=env,
                             stderr=subprocess.PIPE, text=True)
     import httpx
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 MiB = 1 << 20
 
-# name -> (default, help); each is the flag --name-with-dashes (enable_batching: --no-batching)
+# name -> (default, help); each is the flag --name-with-dashes
 SETTINGS = {
     "host": ("127.0.0.1", "address to listen on"),
     "port": (8501, "TCP port (TF Serving's REST port is 8501)"),
     "max_body_bytes": (32 * MiB, "larger request bodies are refused with 413"),
     "body_timeout": (10.0, "seconds to receive a whole request body, else 408"),
     "max_inflight": (512, "requests handled at once; more are refused with 503"),
-    "enable_batching": (True, "run concurrent requests to a model as one predict"),
+    "enable_batching": (False, "run concurrent requests to a model as one predict (off by default, as in TF "
+                               "Serving: it pays when predict costs more per call than per row)"),
     "max_batch_size": (64, "rows per batched predict"),
     "batch_timeout_ms": (0.0, ("how long a batch waits for more rows after its first (TF: batch_timeout_micros); "
                                "0: no waiting, a batch is whatever queued while the previous one ran")),
@@ -31,7 +32,7 @@ class ServeOptions:
     """Settings of one server; keywords are the SETTINGS names.
 
     Example:
-        >>> ServeOptions(port=8080, enable_batching=False).max_batch_size
+        >>> ServeOptions(port=8080, enable_batching=True).max_batch_size
         64
     """
 
@@ -66,8 +67,7 @@ CLI_ARGUMENTS = [
     (("--model",), {"dest": "models", "action": "append", "default": [], "metavar": "NAME=PATH",
                     "help": "also serve PATH (a file or a directory of versions) as NAME; repeatable"}),
     *[_flag(n) for n in SETTINGS if n not in ("enable_batching", "log_level")],
-    (("--no-batching",), {"dest": "enable_batching", "action": "store_false", "default": True,
-                          "help": "run every request as its own predict"}),
+    (("--enable-batching",), {"action": "store_true", "default": False, "help": SETTINGS["enable_batching"][1]}),
     (("--log-level",), {"default": "warning", "choices": ["critical", "error", "warning", "info", "debug"]}),
 ]
 
