@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-scale bench-deps docs toolchains clean
+.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-serve bench-scale bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-quick: bench-deps   ## LSTM T=40, batch 1 and 1024; the sections with fewe
 
 bench-export: bench-deps   ## B=1 latency only: exported C / NumPy target vs ONNX Runtime and kerasless predict
 	$(PY) bench/bench_export.py
+
+bench-serve: $(VENV)/.test   ## kerasless serve vs the same server on Keras predict: req/s, p50/p99 at 1/8/32 clients (~3 min)
+	$(PY) bench/bench_serve.py
 
 bench-scale: $(VENV)/.test toolchains   ## 10^6 sequences on local Spark: kerasless vs Keras UDF vs one process -> bench/results/scale.json (~10 min)
 	$(PY) bench/bench_scale.py
