@@ -36,6 +36,7 @@ def reduce_model(model):
     s = model.spec
     plain = ModelSpec(s.name, s.layers, s.inputs, s.outputs, s.keras_version, s.source,
                       {k: s.assets[k] for k in s.assets}, s.output_structure)
+    plain.sequential = s.sequential
     return _rebuild, (plain, model._limits.max_bytes)
 
 
