@@ -390,10 +390,14 @@ def cli_explain(args) -> None:
         from .plots import require_matplotlib
 
         require_matplotlib()  # fail before any work
+    from .data_io import read_input
+
     model = load(args.model)
-    info = explain(model)
-    fmt = getattr(args, "format", "text") or "text"
-    print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt](info))
+    x = read_input(args.input, model) if getattr(args, "input", None) else None  # refuse a bad file before any work
+    fmt = getattr(args, "format", None)
+    if fmt or not (getattr(args, "plot", None) or getattr(args, "html", None)):  # pictures alone print no text
+        info = explain(model)
+        print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt or "text"](info))
     if getattr(args, "plot", None):
         from .plots import plot_weights
 
@@ -402,7 +406,6 @@ def cli_explain(args) -> None:
     if getattr(args, "html", None):
         from .plots import html_report
 
-        x = np.load(args.input, allow_pickle=False) if args.input else None
         html_report(model, args.html, x)
         print(f"wrote {args.html}", file=sys.stderr)
 
@@ -416,8 +419,10 @@ def cli_trace(args) -> None:
         from .plots import require_matplotlib
 
         require_matplotlib()  # fail before any work
+    from .data_io import read_input
+
     model = load(args.model)
-    tr = trace(model, np.load(args.input, allow_pickle=False))
+    tr = trace(model, read_input(args.input, model))
     if getattr(args, "out", None):
         tr.save(args.out)
     if getattr(args, "plot", None):
