@@ -12,6 +12,13 @@ from .errors import WeightsError
 from .io.spec import LayerSpec, ModelSpec
 from .layers import Layer
 
+# Where Keras 3 finds the classes that are not in keras.layers: the ops a functional model records as layers (mask
+# arithmetic) and nested models.
+OPS = ("NotEqual", "Equal", "Any", "All", "LogicalAnd", "LogicalOr")
+MODULES = {**{op: ("keras.src.ops.numpy", op) for op in OPS}, "Sequential": ("keras", None),
+           "Functional": ("keras.src.models.functional", "Functional"),
+           "Model": ("keras.src.models.functional", "Functional")}
+
 
 class TensorInfo(NamedTuple):
     """What ``model.inputs`` / ``model.outputs`` hold: the tensor's name, batch shape and dtype (like a KerasTensor)."""
@@ -112,26 +119,54 @@ class KerasAPI:
         """The model's Keras config as a functional model (layers, inbound nodes, input/output layers): what
         ``keras.Model.from_config`` (or ``model_from_json`` on :meth:`to_json`) rebuilds."""
         layers = []
+        keras3 = self.spec.keras_major >= 3
         for s in self.spec.layers:
             cfg = {k: v for k, v in s.config.items() if k != "_build_config"}
-            nodes = [[[*r, self._node_kwargs_k2(s.name, i)] for r in refs] for i, refs in enumerate(s.inbound)]
-            layers.append({"class_name": s.class_name, "name": s.name, "config": cfg, "inbound_nodes": nodes})
+            node = self._node_k3 if keras3 else self._node_k2
+            entry = {"class_name": s.class_name, "name": s.name, "config": cfg,
+                     "inbound_nodes": [node(s.name, i, refs) for i, refs in enumerate(s.inbound)]}
+            if keras3:
+                module, registered = MODULES.get(s.class_name, ("keras.layers", None))
+                entry = {"module": module, "registered_name": registered, **entry}
+            layers.append(entry)
         return {"name": self.name, "trainable": True, "layers": layers,
                 "input_layers": [list(r) for r in self.spec.inputs],
                 "output_layers": [list(r) for r in self.spec.outputs]}
 
-    def _node_kwargs_k2(self, name: str, node: int) -> dict:
-        kw = self._node_kwargs.get((name, node)) or {}
-
+    def _node_k2(self, name: str, node: int, refs) -> list:
+        """One call in tf_keras's format: [[layer, node, tensor, kwargs], ...]."""
         def one(v):
             if isinstance(v, tuple) and v and v[0] == "__tensor__":
                 return list(v[1])
             return [one(e) for e in v] if isinstance(v, list) else v
-        return {k: one(v) for k, v in kw.items() if k != "__const__"}
+        kw = {k: one(v) for k, v in (self._node_kwargs.get((name, node)) or {}).items()}
+        return [[*r, kw] for r in refs]
+
+    def _node_k3(self, name: str, node: int, refs) -> dict:
+        """One call in Keras 3's format: {"args": [...], "kwargs": {...}} with tensors as __keras_tensor__."""
+        def tensor(ref, dtype="float32"):
+            shape = self._shapes.get(tuple(ref))
+            return {"class_name": "__keras_tensor__", "config": {
+                "shape": None if shape is None else list(shape), "dtype": dtype, "keras_history": list(ref)}}
+
+        def one(v, key):
+            if isinstance(v, tuple) and v and v[0] == "__tensor__":
+                return tensor(v[1], "bool" if key.endswith("mask") else "float32")
+            return [one(e, key) for e in v] if isinstance(v, list) else v
+        kw = dict(self._node_kwargs.get((name, node)) or {})
+        const = kw.pop("__const__", [])
+        ops = self.spec_layer(name).class_name in OPS
+        tensors = [tensor(r) for r in refs]
+        args = [tensors] if self.get_layer(name).LIST_INPUT and not ops else tensors
+        for pos, value in const:
+            args.insert(pos, value)
+        return {"args": args, "kwargs": {k: one(v, k) for k, v in kw.items()}}
 
     def to_json(self, **kwargs) -> str:
         """:meth:`get_config` as Keras's model JSON (``keras.models.model_from_json`` reads it)."""
-        return json.dumps({"class_name": "Functional", "config": self.get_config(),
+        head = {"module": "keras.src.models.functional", "registered_name": "Functional"} \
+            if self.spec.keras_major >= 3 else {}
+        return json.dumps({**head, "class_name": "Functional", "config": self.get_config(),
                            "keras_version": self.keras_version, "backend": "tensorflow"}, **kwargs)
 
     # -- summary ---------------------------------------------------------------------------------------------------
