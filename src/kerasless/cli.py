@@ -89,6 +89,12 @@ def _positive_int(text):
     return v
 
 
+def _row(text):
+    if text != "all" and not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a batch row number or 'all', got {text!r}")
+    return text
+
+
 def _target(text):
     from .export import TARGETS
 
@@ -101,7 +107,7 @@ def _target(text):
 
 
 MODEL = (("model",), {"help": "a .keras or legacy .h5 file"})
-INPUT_HELP = ("input (batch, *input_shape): .npy, .npz (arrays named like the inputs, or one array), .json (nested "
+INPUT_HELP = ("input (batch, *input_shape): .npy, .npz (arrays named like the inputs, x, or one array), .json (nested "
               'list, {"instances": [...]}, or an object keyed by input name), .csv (one sample per row, flattened '
               "in C order; a header row allowed), or - for JSON on stdin")
 # name -> (handler, help, [(flags, kwargs), ...])
@@ -133,6 +139,8 @@ COMMANDS = {
         (("input",), {"help": INPUT_HELP}),
         (("--out",), {"metavar": "NPZ", "help": "write the trace here (.npz)"}),
         (("--plot",), {"metavar": "PNG", "help": "draw gate activations over time (needs kerasless[plot])"}),
+        (("--row",), {"type": _row, "default": "0", "metavar": "N|all",
+                      "help": "with --plot: the batch row to draw, or all (the first 4)"}),
     ]),
     "export": (_export, "write standalone C / JavaScript / Java / NumPy / web code that reproduces predict", [
         MODEL,

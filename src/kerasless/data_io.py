@@ -25,7 +25,7 @@ def _fail(path, why: str) -> InputError:
 def read_input(path: str, model):
     """The input for ``model.predict`` from a file: one array, or a list in ``model.input_names`` order.
 
-    Formats: ``.npy``; ``.npz`` (arrays named like the inputs, or the only array); ``.json`` (a nested list shaped
+    Formats: ``.npy``; ``.npz`` (arrays named like the inputs, the only array, or ``x``); ``.json`` (a nested list shaped
     ``(batch, *input_shape)``, ``{"instances": [...]}`` as TF Serving takes, ``{"inputs": ...}``, or an object keyed
     by input name); ``.csv`` (one sample per row, the input flattened in C order; a header row allowed); ``-``:
     JSON on stdin.
@@ -81,8 +81,10 @@ def _npz(p: Path, names: list[str]):
         return arrays[names[0]] if len(names) == 1 else [arrays[n] for n in names]
     if len(names) == 1 and len(arrays) == 1:
         return next(iter(arrays.values()))
+    if len(names) == 1 and "x" in arrays:  # the usual name of an input array (np.savez(f, x=..., y=...))
+        return arrays["x"]
     raise _fail(p, f"has arrays {sorted(arrays)}; name them after the model's inputs {names}"
-                   + (" (or store a single array)" if len(names) == 1 else ""))
+                   + (" (or x, or store a single array)" if len(names) == 1 else ""))
 
 
 def _from_json(text, where, names: list[str]):

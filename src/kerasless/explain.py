@@ -422,13 +422,16 @@ def cli_trace(args) -> None:
     from .data_io import read_input
 
     model = load(args.model)
-    tr = trace(model, read_input(args.input, model))
+    x = read_input(args.input, model)
+    tr = trace(model, x)
     if getattr(args, "out", None):
         tr.save(args.out)
     if getattr(args, "plot", None):
-        from .plots import plot_trace
+        from .plots import char_view, plot_trace
 
-        plot_trace(tr, args.plot)
+        view = char_view(model, x)
+        row = getattr(args, "row", "0")
+        plot_trace(tr, args.plot, sample="all" if row == "all" else int(row), labels=view[1] if view else None)
     print(tr.describe())
     for path in (getattr(args, "out", None), getattr(args, "plot", None)):
         if path:
