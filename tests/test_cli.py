@@ -228,3 +228,66 @@ def test_unknown_target_names_the_c_route():
                            "--out", "d"], capture_output=True, text=True)
     assert "c, numpy, js, java, web" in proc.stderr.replace("\n", " ") or "--target c" in proc.stderr
     assert "use --target c" in proc.stderr
+
+
+# -- pictures of a character model -----------------------------------------------------------------------------------
+BUNDLED = Path(kerasless.__file__).parent / "data"
+
+
+def _check_text(row: int = 0) -> str:
+    """The bundled check input's text, decoded here from its one-hot rows and the vocabulary file."""
+    chars = json.loads((BUNDLED / "char_lstm.vocab.json").read_text())["chars"]
+    with np.load(BUNDLED / "char_lstm.check.npz") as z:
+        return "".join(chars[i] for i, r in zip(z["x"][row].argmax(-1), z["x"][row]) if r.any())
+
+
+def test_weight_heatmap_labels_input_rows_with_characters():
+    pytest.importorskip("matplotlib")
+    from kerasless.plots import plot_weights
+
+    chars = json.loads((BUNDLED / "char_lstm.vocab.json").read_text())["chars"]
+    fig = plot_weights(kerasless.load(BUNDLED / "char_lstm.keras"))
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks == [{"\n": "⏎", " ": "␣"}.get(c, c) for c in chars]
+
+
+@pytest.mark.parametrize("row,titles", [("0", 6), ("all", 24)])
+def test_trace_plot_rows_and_characters(row, titles, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "t.png"
+    assert main(["trace", str(BUNDLED / "char_lstm.keras"), str(BUNDLED / "char_lstm.check.npz"), "--plot", str(out),
+                 "--row", row]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from kerasless.plots import char_view, plot_trace
+    from kerasless.trace import trace
+
+    model = kerasless.load(BUNDLED / "char_lstm.keras")
+    with np.load(BUNDLED / "char_lstm.check.npz") as z:
+        x = z["x"]
+    fig = plot_trace(trace(model, x), sample="all" if row == "all" else int(row), labels=char_view(model, x)[1])
+    axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert len(axes) == titles
+    assert _check_text(0).replace("\n", "⏎").replace(" ", "␣") in axes[0].get_title(loc="left")
+    ticks = "".join(t.get_text() for t in axes[0].get_xticklabels())
+    assert ticks.lstrip("·") == _check_text(0).replace("\n", "⏎").replace(" ", "␣")  # · = zero-padded steps
+
+
+def test_html_report_shows_input_text_and_next_characters(tmp_path):
+    pytest.importorskip("matplotlib")
+    import html
+
+    out = tmp_path / "r.html"
+    assert main(["explain", str(BUNDLED / "char_lstm.keras"), "--html", str(out), "--input",
+                 str(BUNDLED / "char_lstm.check.npz")]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert html.escape(_check_text(0)) in text and "Most likely next characters" in text
+    chars = json.loads((BUNDLED / "char_lstm.vocab.json").read_text())["chars"]
+    with np.load(BUNDLED / "char_lstm.check.npz") as z:
+        best = chars[int(np.argmax(z["y"][0]))]  # Keras's own most likely next character
+    assert f"<tr><td><code>{html.escape(repr(best))}</code></td>" in text
+
+
+def test_pictures_alone_print_no_explanation(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["explain", str(BUNDLED / "char_lstm.keras"), "--plot", str(tmp_path / "w.png")]) == 0
+    assert capsys.readouterr().out == ""
