@@ -288,9 +288,11 @@ def _prediction_html(model, x, view, top: int = 5) -> list[str]:
     ys = y if isinstance(y, list) else [y]
     if view and view[1] is not None and ys[0].ndim == 2 and ys[0].shape[1] == len(view[0].chars):
         text = "".join(c for c in view[1][0] if c is not None)
+        pad = len(view[1][0]) - len(text)
         probs = ys[0][0]
         best = np.argsort(-probs)[:top]
-        out += [f"<p>Input text ({len(text)} characters):</p><pre>{esc(text)}</pre>",
+        out += [f"<p>Input text ({len(text)} characters{f', after {pad} zero (padding) steps' if pad else ''}):</p>",
+                f"<pre>{esc(text)}</pre>",
                 "<p>Most likely next characters:</p><table><tr><th>character</th><th>probability</th></tr>"
                 + "".join(f"<tr><td><code>{esc(repr(view[0].chars[i]))}</code></td><td>{probs[i]:.4f}</td></tr>"
                           for i in best) + "</table>"]
@@ -350,7 +352,7 @@ def html_report(model, path=None, x=None) -> str:
 
         view = char_view(model, x)
         rows = view[1] if view else None
-        out += _prediction_html(model, x, view)
+        out[5:5] = _prediction_html(model, x, view)  # first, under the title: what a reader came for
         tr = trace(model, x)
         out.append("<h2>Gate trace <span class='muted'>(batch row 0)</span></h2>")
         if tr:
