@@ -166,7 +166,7 @@ COMMANDS = {
         (("--mode",), {"choices": ["window", "stream"], "default": "window",
                        "help": "window (the default, as the classic Keras script: re-run the model on the last maxlen "
                                "chars, zero-padded, from a fresh state, so its text equals Keras's); stream: carry "
-                               "the LSTM state, one char per step, ~50x faster; the two give different text"}),
+                               "the LSTM state, one char per step, ~3x faster; the two give different text"}),
         (("--vocab",), {"metavar": "JSON", "help": "vocabulary file (default: inside the model or beside it)"}),
     ]),
     "demo": (_demo, "run the bundled model and compare with the stored Keras output", []),
