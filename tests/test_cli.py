@@ -163,14 +163,21 @@ def test_npz_with_other_names_lists_them(tmp_path):
         main_raising(["predict", str(MULTI / "model.keras"), str(bad)])
 
 
-@pytest.mark.parametrize("out,message", [
-    ("{tmp}", "is a directory"),
-    ("{tmp}/y.txt", "unknown output format '.txt'"),
-    ("{tmp}/nowhere/y.npy", "does not exist"),
+@pytest.mark.parametrize("argv,message", [
+    (["predict", "{m}", "{x}", "--out", "{tmp}"], "is a directory"),
+    (["predict", "{m}", "{x}", "--out", "{tmp}/y.txt"], "unknown output format '.txt'"),
+    (["predict", "{m}", "{x}", "--out", "{tmp}/nowhere/y.npy"], "does not exist"),
+    (["trace", "{m}", "{x}", "--out", "{tmp}"], "is a directory"),
+    (["trace", "{m}", "{x}", "--plot", "{tmp}/t.jpg"], "expected .png"),
+    (["explain", "{m}", "--html", "{tmp}/r.txt"], "expected .html"),
+    (["export", "{m}", "--target", "c", "--out", "{x}"], "is a file; export writes a folder"),
 ])
-def test_bad_out(out, message, tmp_path):
-    with pytest.raises(kerasless.InputError, match=re.escape(message)):
-        main_raising(["predict", str(FIX / "model.keras"), str(FIX / "x.npy"), "--out", out.format(tmp=tmp_path)])
+def test_bad_out_is_refused_before_any_work(argv, message, tmp_path, capsys):
+    argv = [a.format(m=FIX / "model.keras", x=FIX / "x.npy", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert info.value.code == 2 and out == "" and message in " ".join(err.split())
 
 
 def test_multi_output_needs_npz_or_json(tmp_path):

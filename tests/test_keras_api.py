@@ -209,3 +209,25 @@ def test_to_json_rebuilds_in_keras(case):
     x, y = _inputs(path.parent)
     for i, (got, want) in enumerate(zip(flatten(rebuilt.predict(x, verbose=0)), flatten(y))):
         assert_close(got, want, label=f"{case}/to_json/{i}")
+
+
+@pytest.mark.slow
+def test_wheel_and_sdist_build_and_pass_twine_check(tmp_path):
+    """The package builds (its version read from kerasless.__version__) and twine accepts both files."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("build")
+    pytest.importorskip("twine")
+    root = Path(__file__).parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    subprocess.run([sys.executable, "-m", "build", "-o", str(tmp_path / "dist"), str(src)], check=True,
+                   capture_output=True)
+    files = sorted((tmp_path / "dist").iterdir())
+    assert [f.name for f in files] == [f"kerasless-{kerasless.__version__}-py3-none-any.whl",
+                                      f"kerasless-{kerasless.__version__}.tar.gz"]
+    check = subprocess.run([sys.executable, "-m", "twine", "check", *map(str, files)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import __version__, load
-from .errors import KeraslessError
+from .errors import InputError, KeraslessError
 
 
 def _predict(args):
@@ -89,6 +89,28 @@ def _positive_int(text):
     return v
 
 
+def _out(*suffixes):
+    """An argparse type: an output file checked before any work (see data_io.check_out)."""
+    def parse(text):
+        from .data_io import check_out
+
+        try:
+            check_out(text, suffixes)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return parse
+
+
+def _out_dir(text):
+    from pathlib import Path
+
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; export writes a folder of files (give a new or existing "
+                                         "folder)")
+    return text
+
+
 def _row(text):
     if text != "all" and not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a batch row number or 'all', got {text!r}")
@@ -115,7 +137,8 @@ COMMANDS = {
     "predict": (_predict, "run a model on an input like keras model.predict", [
         MODEL,
         (("input",), {"help": INPUT_HELP}),
-        (("--out",), {"metavar": "FILE", "help": "write the output to .npy, .npz, .json (nested lists) or .csv (one "
+        (("--out",), {"metavar": "FILE", "type": _out(".npy", ".npz", ".json", ".csv"),
+                      "help": "write the output to .npy, .npz, .json (nested lists) or .csv (one "
                                                  "sample per row, flattened), by extension; default: print JSON"}),
         (("--batch-size",), {"type": _positive_int, "default": None,
                              "help": "rows per chunk; results do not depend on it (default: chunks of 1024)"}),
@@ -129,16 +152,19 @@ COMMANDS = {
         MODEL,
         (("--format",), {"choices": ["text", "markdown", "json"], "default": None,
                          "help": "print the explanation in this format (default: text, or nothing with --plot/--html)"}),
-        (("--plot",), {"metavar": "PNG", "help": "draw the weight map as heatmaps (needs kerasless[plot])"}),
-        (("--html",), {"metavar": "HTML", "help": "write a self-contained HTML report (needs kerasless[plot])"}),
+        (("--plot",), {"metavar": "PNG", "type": _out(".png"),
+                       "help": "draw the weight map as heatmaps (needs kerasless[plot])"}),
+        (("--html",), {"metavar": "HTML", "type": _out(".html", ".htm"),
+                       "help": "write a self-contained HTML report (needs kerasless[plot])"}),
         (("--input",), {"metavar": "FILE", "help": "with --html: trace the gates on this input and show the "
                                                    "prediction (formats as for predict)"}),
     ]),
     "trace": (_trace, "record every gate activation and state at every timestep", [
         MODEL,
         (("input",), {"help": INPUT_HELP}),
-        (("--out",), {"metavar": "NPZ", "help": "write the trace here (.npz)"}),
-        (("--plot",), {"metavar": "PNG", "help": "draw gate activations over time (needs kerasless[plot])"}),
+        (("--out",), {"metavar": "NPZ", "type": _out(".npz"), "help": "write the trace here (.npz)"}),
+        (("--plot",), {"metavar": "PNG", "type": _out(".png"),
+                       "help": "draw gate activations over time (needs kerasless[plot])"}),
         (("--row",), {"type": _row, "default": "0", "metavar": "N|all",
                       "help": "with --plot: the batch row to draw, or all (the first 4)"}),
     ]),
@@ -146,7 +172,7 @@ COMMANDS = {
         MODEL,
         (("--target",), {"required": True, "type": _target, "metavar": "TARGET",
                          "help": "c, js, java, numpy or web (c for any other platform: a C99 file any FFI can call)"}),
-        (("--out",), {"required": True, "metavar": "DIR"}),
+        (("--out",), {"required": True, "metavar": "DIR", "type": _out_dir, "help": "the folder to write"}),
         (("--name",), {"default": "model", "help": "base name of the generated files and symbols"}),
         (("--verify",), {"type": _non_negative(int), "default": 0, "metavar": "N",
                          "help": "run the generated code on N random inputs with the real toolchain and compare"}),

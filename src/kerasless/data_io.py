@@ -178,18 +178,25 @@ def _unique(names):
     return out
 
 
+def check_out(path: str, suffixes=(".npy", ".npz", ".json", ".csv")) -> Path:
+    """An output file name that can be written: not a folder, a known extension, in a folder that exists (an
+    existing file is overwritten)."""
+    p = Path(path)
+    words = ", ".join(suffixes)
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name ending in {words}")
+    if p.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: unknown output format {p.suffix.lower() or '(no extension)'!r}; expected {words}")
+    if not p.parent.is_dir():
+        raise InputError(f"{path}: the folder {p.parent} does not exist")
+    return p
+
+
 def write_output(path: str, y, names) -> str:
     """Write predict's output by extension; returns a line saying what was written."""
-    p = Path(path)
+    p = check_out(path)
     suffix = p.suffix.lower()
     ys, names = _as_list(y, names)
-    if p.is_dir():
-        raise InputError(f"--out {path}: is a directory; give a file name ending in {WRITES}")
-    if suffix not in (".npy", ".npz", ".json", ".csv"):
-        raise InputError(f"--out {path}: unknown output format {suffix or '(no extension)'!r}; kerasless writes "
-                         f"{WRITES}")
-    if not p.parent.is_dir():
-        raise InputError(f"--out {path}: the folder {p.parent} does not exist")
     if len(ys) > 1 and suffix in (".npy", ".csv"):
         raise InputError(f"--out {path}: the model has {len(ys)} outputs {names}; write them to .npz or .json")
     if suffix == ".npy":

@@ -30,7 +30,8 @@ def require_matplotlib():
         from matplotlib.figure import Figure
     except ImportError:
         raise MissingExtraError(
-            "drawing plots needs matplotlib, which is not installed: pip install 'kerasless[plot]'"
+            "drawing plots needs matplotlib, which is not installed: pip install 'kerasless[plot]' (from a clone: "
+            "pip install '.[plot]'; in make demo's environment: .venv/bin/pip install -e '.[plot]')"
         ) from None
     return Figure
 
