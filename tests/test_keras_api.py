@@ -145,6 +145,13 @@ def _keras_model(path: Path, module: str):
     return keras.models.load_model(path, compile=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _forget_keras_models():
+    """The Keras models are shared by this module's live tests, then dropped."""
+    yield
+    _keras_model.cache_clear()
+
+
 def _live_params():
     for case in CASES:
         for writer in sorted({f.parent.name for f in _files(case)}):
