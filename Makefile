@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-deps docs toolchains clean
+.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-serve bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,12 +54,16 @@ bench-deps: $(VENV)/.test bench/js/node_modules/.package-lock.json
 
 bench: bench-deps   ## kerasless vs Keras, ONNX Runtime, TFLite, TF.js; generation; exported C -> bench/results/latest.{json,png} (~11 min)
 	$(PY) bench/bench_predict.py
+	$(PY) bench/readme_table.py
 
 bench-quick: bench-deps   ## LSTM T=40, batch 1 and 1024; the sections with fewer repeats (~2 min)
 	$(PY) bench/bench_predict.py --quick
 
 bench-export: bench-deps   ## B=1 latency only: exported C / NumPy target vs ONNX Runtime and kerasless predict
 	$(PY) bench/bench_export.py
+
+bench-serve: $(VENV)/.test   ## kerasless serve vs the same server on Keras predict: req/s, p50/p99 at 1/8/32 clients (~3 min)
+	$(PY) bench/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -7,6 +7,7 @@ import sys
 
 from . import __version__, load
 from .errors import InputError, KeraslessError
+from .serve.options import CLI_ARGUMENTS as SERVE_ARGUMENTS
 
 
 def _predict(args):
@@ -56,6 +57,12 @@ def _generate(args):
         sys.stdout.write(ch)
         sys.stdout.flush()
     sys.stdout.write("\n")
+
+
+def _serve(args):
+    from .serve import cli_serve
+
+    cli_serve(args)
 
 
 def _demo(args):
@@ -195,6 +202,7 @@ COMMANDS = {
                                "the LSTM state, one char per step, ~3x faster; the two give different text"}),
         (("--vocab",), {"metavar": "JSON", "help": "vocabulary file (default: inside the model or beside it)"}),
     ]),
+    "serve": (_serve, "serve models over TF Serving's REST API (needs kerasless[serve])", SERVE_ARGUMENTS),
     "demo": (_demo, "run the bundled model and compare with the stored Keras output", []),
 }
 

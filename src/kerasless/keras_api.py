@@ -91,7 +91,7 @@ class KerasAPI:
                             s.inbound, s.call_kwargs) for s in self.spec.layers]
         s = self.spec
         spec = ModelSpec(s.name, layers, s.inputs, s.outputs, s.keras_version, s.source, s.assets, s.output_structure)
-        fresh = type(self)(spec)
+        fresh = type(self)(spec, self._limits.max_bytes)
         for old, new in zip(self.layers, fresh.layers):
             old.__dict__.update(new.__dict__)
             old._keras_owner = self
