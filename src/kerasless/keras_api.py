@@ -44,7 +44,7 @@ def _check_weights(where: str, current: list, weights) -> list[np.ndarray]:
         if a.shape != c.shape:
             raise WeightsError(f"{where}: weight {i} (of layer {name.split('/')[0]!r}) should have shape {c.shape}, "
                                f"got {a.shape}")
-        out.append(np.array(a, dtype=np.float32))
+        out.append(np.array(a, dtype=c.dtype))  # the stored dtype (float32; int64 for a Normalization's count)
     return out
 
 
@@ -72,7 +72,7 @@ class KerasAPI:
         Example:
             >>> [w.shape for w in model.get_weights()]      # [(1951, 512), (128, 512), (512,), ...]
         """
-        return [np.array(a, dtype=np.float32) for s in self.spec.layers for _, a in s.weights]
+        return [np.array(a) for s in self.spec.layers for _, a in s.weights]
 
     def set_weights(self, weights) -> None:
         """Replace every weight array (Keras's ``model.set_weights``): same count and shapes as get_weights().
@@ -176,12 +176,18 @@ class KerasAPI:
     def spec_layer(self, name: str) -> LayerSpec:
         return next(s for s in self.spec.layers if s.name == name)
 
-    def _param_split(self) -> tuple[int, int]:
-        """(trainable, non-trainable) parameter counts, as Keras's summary counts them."""
-        frozen = sum(a.size for s in self.spec.layers for i, (_, a) in enumerate(s.weights)
-                     if s.config.get("trainable") is False
-                     or (s.class_name == "BatchNormalization" and i >= len(s.weights) - 2))  # the moving statistics
-        return sum(a.size for s in self.spec.layers for _, a in s.weights) - frozen, frozen
+    def _param_split(self) -> list[tuple[int, int]]:
+        """[(count, bytes)] of the total, trainable and non-trainable parameters, as Keras's summary counts them."""
+        def frozen(s, i):
+            return (s.config.get("trainable") is False or s.class_name == "Normalization"  # mean, variance, count
+                    or (s.class_name == "BatchNormalization" and i >= len(s.weights) - 2))  # the moving statistics
+        split = {True: [0, 0], False: [0, 0]}
+        for s in self.spec.layers:
+            for i, (_, a) in enumerate(s.weights):
+                split[frozen(s, i)][0] += a.size
+                split[frozen(s, i)][1] += a.nbytes
+        (n_f, b_f), (n_t, b_t) = split[True], split[False]
+        return [(n_t + n_f, b_t + b_f), (n_t, b_t), (n_f, b_f)]
 
     def summary(self, line_length=None, print_fn=None) -> None:
         """Print a table like Keras's ``model.summary()`` (layer and class, output shape, parameters, and for
@@ -239,9 +245,8 @@ class KerasAPI:
                 out.append(rule("├", "┼", "┤", "─"))
             out += cells(row)
         out.append(rule("└", "┴", "┘", "─"))
-        trainable, frozen = self._param_split()
-        for label, n in (("Total", trainable + frozen), ("Trainable", trainable), ("Non-trainable", frozen)):
-            out.append(f" {label} params: {n:,} ({_bytes(4 * n)})")
+        for label, (n, size) in zip(("Total", "Trainable", "Non-trainable"), self._param_split()):
+            out.append(f" {label} params: {n:,} ({_bytes(size)})")
         return "\n".join(out)
 
 
@@ -274,7 +279,7 @@ def _layer_get_weights(self: Layer) -> list[np.ndarray]:
     owner = getattr(self, "_keras_owner", None)
     if owner is None:  # a layer inside a wrapper: its own arrays
         return [w.copy() for w in self.weights]
-    return [np.array(a, dtype=np.float32) for a in owner._named_weights(self.name).values()]
+    return [np.array(a) for a in owner._named_weights(self.name).values()]
 
 
 def _layer_set_weights(self: Layer, weights) -> None:
