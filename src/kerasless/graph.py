@@ -10,6 +10,7 @@ import numpy as np
 from .errors import InputError, KeraslessError, ModelFileError
 from .io.limits import Limits
 from .io.spec import ModelSpec
+from .keras_api import KerasAPI
 from .layers import Context, Layer, build_layer
 from .layers.core import InputLayer
 
@@ -64,7 +65,7 @@ def _values_only(v, default=None):
     return v
 
 
-class Model:
+class Model(KerasAPI):
     """A loaded model. Build one with :func:`kerasless.load` or :func:`kerasless.from_keras`.
 
     Example:
@@ -103,6 +104,7 @@ class Model:
         missing = [list(r) for r in spec.outputs if tuple(r) not in self._shapes]
         if missing:
             raise ModelFileError(f"{self.source}: model outputs {missing} name tensors no layer call produces")
+        self._attach_layers()
 
     # -- structure ---------------------------------------------------------------------------------------------
     def get_layer(self, name: str) -> Layer:
@@ -176,6 +178,8 @@ class Model:
         Args:
             x: array of shape ``(batch, *input_shape)`` (or a list/dict of arrays for several inputs).
             batch_size: rows per chunk (default: chunks of CHUNK_ROWS; results do not depend on it).
+            verbose: Keras's meanings: 0 silent (the default), 1 or "auto" a progress bar on stderr (tqdm when
+                installed: ``kerasless[progress]``), 2 one line when done.
             intermediate: also return every layer's output, by layer name (one chunk: the whole batch).
         Returns:
             float32 array(s) in the structure Keras returns (one array, a list, or Keras's nesting); with
@@ -188,11 +192,21 @@ class Model:
         step = CHUNK_ROWS if batch_size is None else batch_size
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
             raise InputError(f"predict: batch_size should be a positive integer, got {batch_size!r}")
-        if step >= n or intermediate or self.stateful:
-            return self._guarded(xs, intermediate)
+        whole = step >= n or intermediate or self.stateful
+        if verbose:
+            from .progress import Progress
+
+            bar = Progress(1 if whole else -(-n // step), verbose)
+        if whole:
+            out = self._guarded(xs, intermediate)
+            if verbose:
+                bar.update(1)
+            return out
         outs = None
         for i in range(0, n, step):  # results go straight into preallocated outputs: no concatenated copies
             part = self._flat(self._guarded([a[i:i + step] for a in xs], False))
+            if verbose:
+                bar.update(1)
             if outs is None:
                 need = sum(n * (p.nbytes // max(len(p), 1)) for p in part)
                 if need > self._limits.max_bytes:
@@ -354,25 +368,6 @@ class Model:
         """Zero the carried state of every stateful layer (Keras ``layer.reset_state()``)."""
         for layer in self.layers:
             layer.reset_states()
-
-    # -- summary -----------------------------------------------------------------------------------------------
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self.layers)
-
-    def summary(self, print_fn=print) -> str:
-        """Print (and return) a Keras-like table: layer name and class, output shape, parameter count."""
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer, node, _ in [(self.get_layer(n), 0, None) for n in self.input_names] + self._nodes:
-            shape = self._shapes[(layer.name, node, 0)]
-            rows.append((f"{layer.name} ({layer.class_name})", str(shape), f"{layer.count_params():,}"))
-        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
-        line = "─" * sum(w)
-        body = [f"{r[0]:<{w[0]}}{r[1]:<{w[1]}}{r[2]:>{w[2]}}" for r in rows]
-        text = "\n".join([f'Model: "{self.name}"  (Keras {self.keras_version}, {self.source})', line, body[0], line,
-                          *body[1:], line, f"Total params: {self.count_params():,}"])
-        if print_fn is not None:
-            print_fn(text)
-        return text
 
     # -- explain -----------------------------------------------------------------------------------------------
     def gate_weights(self, layer_name: str) -> dict:
