@@ -50,6 +50,7 @@ from ..layers.lstm import LSTMLayer
 from ..layers.recurrent import RecurrentLayer
 from ..layers.simple_rnn import SimpleRNNLayer
 from ..layers.time_distributed import TimeDistributedLayer
+from ..stream import call_kwargs
 from .inputs import reference_outputs, sample_inputs
 
 
@@ -425,13 +426,12 @@ def build_plan(model, target: str = "any", input_shape=None, test_batch: int = 2
     name = model.input_names[0]
     b.buffers["x"] = Buffer("x", tuple(int(d) for d in shape), "input")
     tensors = {(name, 0, 0): _T("x", b.buffers["x"].shape)}
-    kwargs = getattr(model, "_node_kwargs", {})
     for layer, node, refs in model._nodes:
         handler = HANDLERS.get(type(layer))
         if handler is None or isinstance(layer, InputLayer):
             supported = sorted(k for k, v in REGISTRY.items() if v in HANDLERS)
             b.fail(layer, f"the exporters support {', '.join(supported)}")
-        if len(refs) != 1 or getattr(layer, "LIST_INPUT", False) or kwargs.get((layer.name, node)):
+        if len(refs) != 1 or getattr(layer, "LIST_INPUT", False) or call_kwargs(model, layer, node):
             b.fail(layer, "a call with several input tensors or keyword tensors (initial_state=, mask=) is not "
                           "supported by the exporters yet")
         tensors[(layer.name, node, 0)] = handler(b, layer, _tensor(b, tensors, refs[0], layer))
