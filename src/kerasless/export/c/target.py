@@ -1,9 +1,10 @@
-"""C target: ``<name>.h`` + ``<name>.c`` (weights, test vector, call list) over the hand-written runtime.c.
+"""C target: ``<name>.h`` + ``<name>.c`` (+ ``CMakeLists.txt``, ``README.md``): one translation unit per model.
 
-The generated ``<name>.c`` defines ``KL_USE_*`` for the kernels and activations its plan uses and #includes the
-copied ``runtime.c``: compile just ``<name>.c`` (C99, ``-lm``). No allocation in the predict path: buffers live in
-one workspace, static for ``<name>_predict`` (``<NAME>_MAX_BATCH`` rows) or caller-provided for
-``<name>_predict_ws``.
+``<name>.c`` holds the runtime.c / runtime_activations.c blocks its plan uses (as static functions), the weights,
+the test vector and the call list; ``<name>.h`` is self-contained (status codes inlined). Compile ``<name>.c``
+alone or every ``.c`` in the folder (CMake ``file(GLOB *.c)``, Xcode, SwiftPM): both are the same thing. No
+allocation in the predict path: buffers live in one workspace, static for ``<name>_predict``
+(``<NAME>_MAX_BATCH`` rows) or caller-provided for ``<name>_predict_ws``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import check_identifier, read_outputs, used_activations, float_literals, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
+from .. import common
+from ..common import check_identifier, float_literals, read_outputs, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from . import package
 from .stream import stream_plan
 
 NAME = "c"
 HERE = Path(__file__).parent
-RUNTIME = ("runtime.c", "runtime_activations.c", "runtime.h")
+RUNTIME = (HERE / "runtime.c", HERE / "runtime_activations.c")  # //@block files copied into <name>.c
 FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SPECIAL = {"inf": "INFINITY", "-inf": "(-INFINITY)", "nan": "NAN"}
 STATIC_WS_FLOATS = 16 << 20  # default <NAME>_MAX_BATCH keeps the static workspace under 64 MB
@@ -137,7 +140,7 @@ class _Gen:
                  f" * {n}_predict uses a static workspace (not thread-safe, batch <= {up}_MAX_BATCH: raise it with",
                  f" * -D{up}_MAX_BATCH=n when compiling {n}.c); {n}_predict_ws uses yours and has no such limit.",
                  " */", f"#ifndef {up}_H_", f"#define {up}_H_", "", "#include <stddef.h>", "",
-                 '#include "runtime.h"', "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+                 runtime_header(), "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
                  f"#define {up}_INPUT_SIZE {p.buffers[p.input].size} /* floats per sample */",
                  f"#define {up}_OUTPUT_SIZE {p.buffers[p.output].size} /* floats per sample */",
                  f"#ifndef {up}_MAX_BATCH", f"#define {up}_MAX_BATCH {max_batch}", "#endif"]
@@ -163,16 +166,15 @@ class _Gen:
 
     def source(self) -> str:
         p, n = self.plan, self.name
-        uses = [f"#define KL_USE_{k.upper()}" for k in p.kernels if k != "reshape"]
-        uses += [f"#define KL_USE_ACT_{a.upper()}" for a in sorted(used_activations(p))]
-        if not isinstance(self.stream, str):
-            uses.append("#define KL_USE_STREAM")
+        blocks = common.runtime_names(p, stream=not isinstance(self.stream, str))
+        runtime = common.runtime_source(RUNTIME, blocks, "c").replace("KL_API ", "static ")
         out = [f"/* {n}.c: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) exported",
                f" * by kerasless (target c). Generated: regenerate instead of editing. API and contract: see {n}.h.",
-               " * Compile this file only (it includes runtime.c): cc -std=c99 -O2 -c " + f"{n}.c", " */",
-               *uses, "", '#include "runtime.c"', f'#include "{n}.h"', ""]
+               f" * One translation unit (C99, link -lm): cc -std=c99 -O2 -c {n}.c", " */",
+               f'#include "{n}.h"', "", "#include <math.h>", "#include <string.h>", ""]
         if self.weights_file:
             out += ["#include <stdio.h>", "#include <stdlib.h>", ""]
+        out += ["/* ---- runtime: the kerasless/export/c runtime blocks this model uses ---- */", runtime, ""]
         out += [f"#define KL_WS_PER_SAMPLE {self.per_sample} /* floats of intermediate buffers per sample */",
                 f"#define KL_WS_SCRATCH {self.scratch} /* floats of recurrent scratch per call */",
                 f"#define KL_BATCH_LIMIT {self.batch_limit()} /* keeps every size below INT_MAX */",
@@ -364,9 +366,15 @@ class _Gen:
         return out + ["    return KL_OK;", "}"]
 
 
+def runtime_header() -> str:
+    """runtime.h without its leading comment: the status codes and types every generated header carries."""
+    text = (HERE / "runtime.h").read_text()
+    return text[text.index("#ifndef KL_RUNTIME_H"):].strip()
+
+
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
-    """Write ``<name>.h``, ``<name>.c`` and copies of the runtime (``runtime.c``, ``runtime_activations.c``,
-    ``runtime.h``), plus ``<name>.weights.bin`` / ``.json`` with ``weights_file``, into ``out_dir``."""
+    """Write ``<name>.h``, ``<name>.c``, ``CMakeLists.txt`` and ``README.md`` (plus ``<name>.weights.bin`` /
+    ``.json`` with ``weights_file``) into ``out_dir``."""
     check_identifier(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,9 +382,7 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) 
     files = [out_dir / f"{name}.h", out_dir / f"{name}.c"]
     files[0].write_text(gen.header())
     files[1].write_text(gen.source())
-    for f in RUNTIME:
-        shutil.copyfile(HERE / f, out_dir / f)
-        files.append(out_dir / f)
+    files += package.write(plan, out_dir, name, weights_file, gen.stream)
     if weights_file:
         files += write_weights_file(plan, out_dir, name)
     return files

@@ -9,7 +9,6 @@ Runs in Node >= 18 and browsers.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shutil
@@ -19,7 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import check_identifier, used_activations, float_literals, shape_comment, weight_offsets, wrap, write_weights_file
+from .. import common
+from ..common import (
+    check_identifier,
+    float_literals,
+    shape_comment,
+    weight_offsets,
+    wrap,
+    write_weights_file,
+)
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 
 NAME = "js"
@@ -27,42 +34,16 @@ HERE = Path(__file__).parent
 RUNTIME = HERE / "runtime.js"
 DRIVER = HERE / "driver.mjs"
 SPECIAL = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
-KERNEL_BLOCKS = {"dense": "dense", "lstm": "lstm", "gru": "gru", "simple_rnn": "simple_rnn", "embedding": "embedding",
-                 "mask_tokens": "mask_tokens", "mask_values": "mask_values", "apply_mask": "apply_mask",
-                 "activation": "activation", "reverse_time": "reverse_time", "merge": "merge", "permute": "permute",
-                 "repeat": "repeat"}
 RNN_FN = {"lstm": ("klLstm", 2), "gru": ("klGru", 1), "simple_rnn": ("klSimpleRnn", 1)}
 
 
-@functools.lru_cache(maxsize=1)
 def runtime_blocks() -> dict[str, tuple[list[str], str]]:
-    """{block name: ([needed blocks], source)} parsed from the ``//@block NAME [needs A B]`` markers."""
-    blocks, cur, lines = {}, None, []
-    for line in RUNTIME.read_text().splitlines():
-        m = re.match(r"//@block (\w+)(?: needs ([\w ]+))?$", line)
-        if m:
-            if cur:
-                blocks[cur[0]] = (cur[1], "\n".join(lines).strip())
-            cur, lines = (m.group(1), (m.group(2) or "").split()), []
-        elif cur:
-            lines.append(line)
-    if cur:
-        blocks[cur[0]] = (cur[1], "\n".join(lines).strip())
-    return blocks
+    """{block name: ([needed blocks], source)} of runtime.js (``//@block NAME [needs A B]`` markers)."""
+    return common.runtime_blocks(RUNTIME)
 
 
 def _runtime_source(names: set[str]) -> str:
-    blocks = runtime_blocks()
-    todo, seen = list(names), set()
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            if n not in blocks:
-                raise ExportError(f"runtime.js has no block {n!r} (target 'js')")
-            seen.add(n)
-            todo += blocks[n][0]
-    parts = [blocks[n][1] for n in blocks if n in seen]  # runtime.js order
-    return re.sub(r"^export ", "", "\n\n".join(parts), flags=re.MULTILINE)
+    return re.sub(r"^export ", "", common.runtime_source([RUNTIME], names, "js"), flags=re.MULTILINE)
 
 
 def _floats(array) -> str:
@@ -182,8 +163,8 @@ class _Gen:
         elif k == "repeat":
             body = f"klRepeat({x}, batch, {p['n']}, {p['features']}, {y});"
         elif k == "reshape":
-            return [f"  // {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}: "
-                    f"{c.output} shares {y}'s storage"]
+            return [(f"  // {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}: "
+                    f"{c.output} shares {y}'s storage")]
         else:
             raise ExportError(f"layer {c.layer!r}: kernel {k!r} has no JS implementation (target 'js')")
         return [head, "  " + body]
@@ -208,18 +189,17 @@ class _Gen:
     # -- the module -------------------------------------------------------------------------------------------
     def module(self) -> str:
         p, n = self.plan, self.name
-        blocks = {KERNEL_BLOCKS[k] for k in p.kernels if k != "reshape"}
-        blocks |= {f"act_{a}" for a in used_activations(p)}
+        blocks = common.runtime_names(p)
         in_shape, out_shape = list(p.input_shape), list(p.output_shape)
         token = f"; token ids in [0, {p.input_vocab}) as float values" if p.input_vocab else ""
         usage = ("await load(); " if self.weights_file else "")
-        out = [f"// {n}.js: Keras model {p.name!r} ({Path(p.source).name}, Keras {p.keras_version}) exported by "
-               "kerasless (target js).",
+        out = [(f"// {n}.js: Keras model {p.name!r} ({Path(p.source).name}, Keras {p.keras_version}) exported by "
+               "kerasless (target js)."),
                "// Generated: regenerate instead of editing. An ES module with no dependencies (Node >= 18, browsers).",
-               f"//   Input  x: Float32Array of batch * {p.buffers[p.input].size} floats, (batch, "
-               f"{', '.join(map(str, in_shape))}) C order{token}",
-               f"//   Output y: Float32Array of batch * {p.buffers[p.output].size} floats, (batch, "
-               f"{', '.join(map(str, out_shape))})",
+               (f"//   Input  x: Float32Array of batch * {p.buffers[p.input].size} floats, (batch, "
+               f"{', '.join(map(str, in_shape))}) C order{token}"),
+               (f"//   Output y: Float32Array of batch * {p.buffers[p.output].size} floats, (batch, "
+               f"{', '.join(map(str, out_shape))})"),
                f"//   import {{ predict, selfTest }} from \"./{n}.js\"; {usage}const y = predict(x, batch);",
                "// Math runs in float64 and is stored as float32: outputs match kerasless predict within 1e-5.",
                "/* eslint-disable camelcase, no-unused-vars */", "",
@@ -260,8 +240,8 @@ class _Gen:
                     "export async function load(source) {",
                     f"  const src = source ?? new URL(\"./{self.name}.weights.bin\", import.meta.url);",
                     "  let bytes;",
-                    "  const isNode = typeof process !== \"undefined\" && process.versions != null && "
-                    "process.versions.node != null;",
+                    ("  const isNode = typeof process !== \"undefined\" && process.versions != null && "
+                    "process.versions.node != null;"),
                     "  if (isNode && !/^(https?|data|blob):/.test(String(src))) {",
                     "    const fs = await import(\"node:fs/promises\");",
                     "    const { fileURLToPath } = await import(\"node:url\");",
@@ -310,8 +290,8 @@ class _Gen:
         out += ["let WS = null;", "",
                 "function checkArgs(x, batch, size, what) {",
                 "  if (P === null) throw new Error(\"weights are not loaded: await load() first\");",
-                "  if (!Number.isInteger(batch) || batch <= 0) throw new RangeError(`${what}: batch must be a positive "
-                "integer, got ${batch}`);",
+                ("  if (!Number.isInteger(batch) || batch <= 0) throw new RangeError(`${what}: batch must be a positive "
+                "integer, got ${batch}`);"),
                 "  if (x == null || x.length !== batch * size) {",
                 "    throw new RangeError(`${what}: expected ${batch} * ${size} floats, got ${x == null ? x : x.length}`);",
                 "  }",
@@ -320,8 +300,8 @@ class _Gen:
                 " *  carry their states to the next call (resetStates() zeroes them). Throws on bad arguments. */",
                 "export function predict(xIn, batch) {", "  const x = checkArgs(xIn, batch, INPUT_SIZE, \"predict\");"]
         if p.fixed_batch:
-            out += [f"  if (batch !== {p.fixed_batch}) throw new RangeError(`predict: stateful model: batch must be "
-                    f"{p.fixed_batch}, got ${{batch}}`);"]
+            out += [(f"  if (batch !== {p.fixed_batch}) throw new RangeError(`predict: stateful model: batch must be "
+                    f"{p.fixed_batch}, got ${{batch}}`);")]
         out += ["  if (WS === null || WS.batch !== batch) WS = makeWorkspace(batch);", "  const ws = WS;"]
         for i, c in enumerate(p.calls):
             out += self.call(c, c.params, f"c{i}", False)
