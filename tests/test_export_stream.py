@@ -169,7 +169,7 @@ def test_java_stream_matches_kerasless_stream(tmp_path, cases):
     for i, (cid, (model, plan, xs)) in enumerate(cases.items()):
         sp = stream_plan(plan)
         pkg = f"s{i}"
-        sources += java_target.write(plan, tmp_path / "src" / pkg, "model", package=pkg)[:1]
+        sources += java_target.write(plan, tmp_path / "src", "model", package=pkg)[:1]
         (tmp_path / f"{pkg}.in").write_bytes(java_target.stream_input(sp.step_in, sp.step_out, xs))
         jobs.append(["stream", f"{pkg}.Model", tmp_path / f"{pkg}.in", tmp_path / f"{pkg}.out"])
         specs[cid] = (pkg, sp)

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import load
 from .errors import KeraslessError
+from .export_targets import TARGETS as EXPORT_TARGETS
 
 
 def _predict(args):
@@ -90,9 +91,10 @@ COMMANDS = {
         (("--out",), {"metavar": "NPZ", "help": "write the trace here (.npz)"}),
         (("--plot",), {"metavar": "PNG", "help": "draw gate activations over time (needs kerasless[plot])"}),
     ]),
-    "export": (_export, "write standalone C / JavaScript / Java / NumPy / web code that reproduces predict", [
+    "export": (_export, "write standalone code that reproduces predict: " + ", ".join(EXPORT_TARGETS), [
         (("model",), {"help": "a .keras or legacy .h5 file"}),
-        (("--target",), {"required": True, "choices": ["c", "js", "java", "numpy", "web"]}),
+        (("--target",), {"required": True, "choices": list(EXPORT_TARGETS),
+                         "help": "; ".join(f"{k}: {d}" for k, (_, d) in EXPORT_TARGETS.items())}),
         (("--out",), {"required": True, "metavar": "DIR"}),
         (("--name",), {"default": "model", "help": "base name of the generated files and symbols"}),
         (("--verify",), {"type": int, "default": 0, "metavar": "N",
@@ -100,6 +102,8 @@ COMMANDS = {
         (("--weights-file",), {"action": "store_true",
                                "help": "write weights to a binary file + JSON manifest instead of source literals "
                                        "(numpy always writes an .npz)"}),
+        (("--package",), {"metavar": "PKG", "default": None,
+                          "help": "java: the package (e.g. com.example.ml): declaration and folders"}),
         (("--input-shape",), {"metavar": "DIMS", "default": None,
                               "help": "per-sample input shape for models with None dims, e.g. 40,60"}),
     ]),

@@ -31,7 +31,7 @@ def example_main(plan: Plan, name: str, weights_file: bool, stream) -> str:
     if weights_file:
         lines += [f'    if ({name}_load_weights("{name}.weights.bin") != KL_OK)', "        return 1;"]
     lines += [f"    rc = {name}_predict(x, {batch}, y); /* KL_OK (0) on success */",
-              f'    printf("predict: %d, y[0] = %g\\n", rc, (double)y[0]);',
+              '    printf("predict: %d, y[0] = %g\\n", rc, (double)y[0]);',
               f'    printf("self-test max abs diff: %g\\n", (double){name}_self_test());']
     if not isinstance(stream, str):
         lines += ["    {", f"        static {name}_state st; /* one per stream: no allocation */",

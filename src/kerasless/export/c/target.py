@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import common
-from ..common import check_identifier, float_literals, read_outputs, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
+from ..common import (
+    check_identifier,
+    float_literals,
+    read_outputs,
+    sanitize,
+    shape_comment,
+    weight_offsets,
+    wrap,
+    write_weights_file,
+)
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 from . import package
 from .stream import stream_plan
@@ -370,6 +379,13 @@ def runtime_header() -> str:
     """runtime.h without its leading comment: the status codes and types every generated header carries."""
     text = (HERE / "runtime.h").read_text()
     return text[text.index("#ifndef KL_RUNTIME_H"):].strip()
+
+
+def sources(plan: Plan, name: str, weights_file: bool = False):
+    """(``<name>.h`` text, ``<name>.c`` text, the StreamPlan or why the model cannot stream): for targets that wrap
+    the C export (swift)."""
+    gen = _Gen(plan, name, weights_file)
+    return gen.header(), gen.source(), gen.stream
 
 
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..c.stream import stream_plan
-from ..common import check_identifier, read_outputs, float_literals, shape_comment, weight_offsets, write_weights_file
+from ..common import check_identifier, float_literals, read_outputs, shape_comment, weight_offsets, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 
 NAME = "java"
@@ -323,9 +323,11 @@ class _Gen:
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, package: str | None = None
           ) -> list[Path]:
     """Write ``<Name>.java`` (plus ``<Name>.weights.bin`` / ``.json`` with ``weights_file``) into ``out_dir``;
-    ``package`` adds a package declaration (the tests compile many models into one class tree)."""
+    ``package`` (``com.example.ml``) adds the package declaration and its folders (``com/example/ml/``)."""
     cls = class_name(name)
-    out_dir = Path(out_dir)
+    if package is not None and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package):
+        raise ExportError(f"--package {package!r} must be a Java package name like com.example.ml (target 'java')")
+    out_dir = Path(out_dir).joinpath(*(package.split(".") if package else []))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{cls}.java"
     path.write_text(_Gen(plan, name, weights_file, package).source())
@@ -333,6 +335,15 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, 
     if weights_file:
         files += write_weights_file(plan, out_dir, cls)
     return files
+
+
+def source_file(out_dir, name: str) -> tuple[Path, str]:
+    """(path of the written ``<Name>.java`` under ``out_dir``, its fully qualified class name)."""
+    cls = class_name(name)
+    for path in sorted(Path(out_dir).rglob(f"{cls}.java"), key=lambda q: len(q.parts)):
+        m = re.search(r"^package ([\w.]+);", path.read_text(), re.MULTILINE)
+        return path, (f"{m.group(1)}.{cls}" if m else cls)
+    raise ExportError(f"target 'java': no {cls}.java under {out_dir}")
 
 
 # -- toolchain ----------------------------------------------------------------------------------------------------
@@ -400,14 +411,13 @@ def java(classes, jobs: list[list[str]], timeout: float = 600) -> None:
 
 def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tuple[list, float]:
     """Compile ``<Name>.java`` with javac --release 8 and run predict on consecutive batches, then selfTest()."""
-    cls = class_name(name)
-    out_dir = Path(out_dir)
+    source, qualified = source_file(out_dir, name)
     with tempfile.TemporaryDirectory(prefix="kl_java_") as tmp:
         tmp = Path(tmp)
-        classes = javac([out_dir / f"{cls}.java"], tmp / "classes")
+        classes = javac([source], tmp / "classes")
         (tmp / "in.bin").write_bytes(predict_input(plan, batches))
-        job = ["predict", cls, tmp / "in.bin", tmp / "out.bin"]
+        job = ["predict", qualified, tmp / "in.bin", tmp / "out.bin"]
         if weights_file:
-            job.append(out_dir / f"{cls}.weights.bin")
+            job.append(source.parent / f"{class_name(name)}.weights.bin")
         java(classes, [job])
         return read_outputs(plan, batches, (tmp / "out.bin").read_bytes(), "java")
