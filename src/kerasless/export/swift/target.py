@@ -6,8 +6,8 @@
     Sources/<Name>/<Name>.swift        public enum <Name>: inputShape, outputShape, predict, selfTest, resetStates,
                                        Stream (models that stream), loadWeights (weights-file builds)
     Sources/<Name>/KeraslessRuntime.swift   the hand-written Runtime.swift, unchanged
-    Tests/<Name>Tests/<Name>Tests.swift     XCTest: the embedded test vector through the Swift API, the stream, and
-                                       the --verify protocol (KERASLESS_VERIFY_IN / _OUT, the C harness's format)
+    Tests/<Name>Tests/<Name>Tests.swift     XCTest: the embedded test vector through the Swift API, the stream
+    Tests/<Name>Tests/KeraslessVerify.swift the hand-written Verify.swift: output comparison, the --verify protocol
     README.md
 
 ``<Name>`` is ``--name`` with its first letter upper-cased (the CLI default ``model`` -> ``Model``); the C symbols
@@ -98,15 +98,9 @@ def swift_tests(plan: Plan, name: str, weights_file: bool, stream) -> str:
            f"let testBatch = {plan.test_x.shape[0]}", "let testX: [Float] = [", floats(plan.test_x), "]",
            "let testY: [Float] = [", floats(plan.test_y), "]"]
     if weights_file:
-        out += [f'let weightsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()'
-                f'.appendingPathComponent("../../{name}.weights.bin").path']
-    out += ["", "func maxDiff(_ a: [Float], _ b: [Float]) -> Float {",
-            "    precondition(a.count == b.count)", "    var worst: Float = 0",
-            "    for (u, v) in zip(a, b) {",
-            "        if u.isNaN || v.isNaN { if u.isNaN != v.isNaN { return .infinity }; continue }",
-            "        if u.isInfinite || v.isInfinite { if u != v { return .infinity }; continue }",
-            "        worst = max(worst, abs(u - v))", "    }", "    return worst", "}", "",
-            f"final class {t}Tests: XCTestCase {{",
+        out += [(f'let weightsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + '
+                f'"/../../{name}.weights.bin"')]
+    out += ["", f"final class {t}Tests: XCTestCase {{",
             "    func testPredictMatchesKerasless() throws {", *load, f"        {t}.resetStates()",
             f"        let y = try {t}.predict(testX, batch: testBatch)", f"        {t}.resetStates()",
             "        XCTAssertLessThanOrEqual(maxDiff(y, testY), 1e-5)",
@@ -126,35 +120,10 @@ def swift_tests(plan: Plan, name: str, weights_file: bool, stream) -> str:
                 f"        let want = Array(testY[{t}.outputSize - {t}.stepOutputSize..<{t}.outputSize])",
                 "        XCTAssertLessThanOrEqual(maxDiff(last, want), 1e-5)", "        stream.reset()",
                 "    }"]
-    out += ["", "    /// `kerasless export --verify`: KERASLESS_VERIFY_IN holds int32 inSize, outSize, nCalls, then per call",
-            "    /// int32 batch, int32 mode, batch*inSize float32; KERASLESS_VERIFY_OUT gets per call int32 status and the",
-            "    /// outputs, then float32 selfTest(). Without the variables this test does nothing.",
-            "    func testVerifyRequest() throws {", "        let env = ProcessInfo.processInfo.environment",
-            '        guard let inPath = env["KERASLESS_VERIFY_IN"], let outPath = env["KERASLESS_VERIFY_OUT"] else { return }',
-            *load,
-            "        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: inPath)))", "        var pos = 0",
-            "        func int32() -> Int {",
-            "            defer { pos += 4 }",
-            "            return Int(Int32(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: pos, "
-            "as: Int32.self) }))",
-            "        }",
-            "        func float32() -> Float {", "            defer { pos += 4 }",
-            "            return Float(bitPattern: UInt32(littleEndian: data.withUnsafeBytes { "
-            "$0.loadUnaligned(fromByteOffset: pos, as: UInt32.self) }))",
-            "        }",
-            "        var out: [UInt8] = []",
-            "        func put(_ bits: UInt32) { withUnsafeBytes(of: bits.littleEndian) { out.append(contentsOf: $0) } }",
-            "        let inSize = int32(), outSize = int32(), calls = int32()",
-            f"        XCTAssertEqual(inSize, {t}.inputSize)", "        var failed = false",
-            "        for _ in 0..<calls where !failed {", "            let batch = int32()", "            _ = int32()",
-            "            let x = (0..<batch * inSize).map { _ in float32() }", "            var status: Int32 = 0",
-            "            var y = [Float](repeating: 0, count: batch * outSize)", "            do {",
-            f"                y = try {t}.predict(x, batch: batch)",
-            "            } catch KeraslessError.invalidToken {", "                status = 2", "                failed = true",
-            "            } catch {", "                status = 1", "                failed = true", "            }",
-            "            put(UInt32(bitPattern: status))", "            y.forEach { put($0.bitPattern) }", "        }",
-            f"        put({t}.selfTest().bitPattern)",
-            "        try Data(out).write(to: URL(fileURLWithPath: outPath))", "    }", "}", ""]
+    out += ["", "    /// `kerasless export --verify` (KeraslessVerify.swift); does nothing without its variables.",
+            "    func testVerifyRequest() throws {", *load,
+            f"        try runVerifyRequest(inputSize: {t}.inputSize, predict: {{ try {t}.predict($0, batch: $1) }},",
+            f"                             selfTest: {t}.selfTest)", "    }", "}", ""]
     return "\n".join(out)
 
 
@@ -170,6 +139,7 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) 
         f"Sources/{t}/{t}.swift": swift_api(plan, name, weights_file, stream),
         f"Sources/{t}/KeraslessRuntime.swift": (HERE / "Runtime.swift").read_text(),
         f"Tests/{t}Tests/{t}Tests.swift": swift_tests(plan, name, weights_file, stream),
+        f"Tests/{t}Tests/KeraslessVerify.swift": (HERE / "Verify.swift").read_text(),
         "README.md": package.readme(plan, name, t, weights_file, stream),
     }
     files = []
