@@ -20,7 +20,8 @@ func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
     return worst
 }
 
-func runVerifyRequest(inputSize: Int, predict: ([Float], Int) throws -> [Float], selfTest: () -> Float) throws {
+func runVerifyRequest(inputSize: Int, predict: ([Float], Int) throws -> [Float], selfTest: () -> Float,
+                      status: (Error) -> Int32) throws {
     let env = ProcessInfo.processInfo.environment
     guard let inPath = env["KERASLESS_VERIFY_IN"], let outPath = env["KERASLESS_VERIFY_OUT"] else { return }
     let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: inPath)))
@@ -38,16 +39,14 @@ func runVerifyRequest(inputSize: Int, predict: ([Float], Int) throws -> [Float],
         let batch = Int(Int32(bitPattern: word()))
         _ = word()  // mode: predict (the Swift API has one)
         let x = (0..<batch * inSize).map { _ in Float(bitPattern: word()) }
-        var status: Int32 = 0
         var y = [Float](repeating: 0, count: batch * outSize)
+        var code: Int32 = 0
         do {
             y = try predict(x, batch)
-        } catch KeraslessError.invalidToken {
-            status = 2
         } catch {
-            status = 1
+            code = status(error)
         }
-        put(UInt32(bitPattern: status))
+        put(UInt32(bitPattern: code))
         y.forEach { put($0.bitPattern) }
     }
     put(selfTest().bitPattern)

@@ -123,7 +123,8 @@ def swift_tests(plan: Plan, name: str, weights_file: bool, stream) -> str:
     out += ["", "    /// `kerasless export --verify` (KeraslessVerify.swift); does nothing without its variables.",
             "    func testVerifyRequest() throws {", *load,
             f"        try runVerifyRequest(inputSize: {t}.inputSize, predict: {{ try {t}.predict($0, batch: $1) }},",
-            f"                             selfTest: {t}.selfTest)", "    }", "}", ""]
+            f"                             selfTest: {t}.selfTest,",
+            f"                             status: {{ ($0 as? {t}.Error) == .invalidToken ? 2 : 1 }})", "    }", "}", ""]
     return "\n".join(out)
 
 
