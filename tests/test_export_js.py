@@ -23,6 +23,7 @@ from kerasless.demo import bundled_model_path
 from kerasless.export import build_plan, export, verify
 from kerasless.export.inputs import reference_outputs
 from kerasless.export.js import target as js_target
+from kerasless.export.stream import StreamPlan, stream_plan
 from kerasless.export.web import target as web_target
 from kerasless.text import find_vocab, generate
 
@@ -139,18 +140,18 @@ def test_stream_refusals_agree_with_kerasless(js_session):
     checked = 0
     for cid in (f"b-{n}" for n in BUILDERS):
         c = js_session[cid]
-        calls, _, reason = js_target.stream_plan(c.plan)
+        sp = stream_plan(c.plan)
         try:
             c.model.stream(batch_size=1)
             ok = True
         except kerasless.KeraslessError:
             ok = False
-        assert (calls is not None) == ok, f"{cid}: js stream {reason!r} vs kerasless stream ok={ok}"
+        assert isinstance(sp, StreamPlan) == ok, f"{cid}: js stream {sp!r} vs kerasless stream ok={ok}"
         text = (c.dir / "model.js").read_text()
         assert f"export const CAN_STREAM = {str(ok).lower()};" in text
         checked += 1
     assert checked == len(BUILDERS)
-    assert "go_backwards" in js_target.stream_plan(js_session["b-bidir_sum"].plan)[2]
+    assert "(Bidirectional): needs the whole sequence" in stream_plan(js_session["b-bidir_sum"].plan)
 
 
 def test_js_stream_refusal_throws(js_session, tmp_path):
@@ -159,7 +160,7 @@ def test_js_stream_refusal_throws(js_session, tmp_path):
     script.write_text(f"import {{ createStream }} from {json.dumps((c.dir / 'model.js').as_uri())};\n"
                       "try { createStream(); console.log('no error'); } catch (e) { console.log(e.message); }\n")
     out = subprocess.run([NODE, str(script)], capture_output=True, text=True, check=True).stdout
-    assert "createStream:" in out and "go_backwards" in out, out
+    assert "createStream:" in out and "Bidirectional" in out, out
 
 
 @pytest.mark.parametrize("case_id", WEIGHTS_CASES)

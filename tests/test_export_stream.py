@@ -20,7 +20,7 @@ from test_export_c import SANITIZE
 import kerasless
 from kerasless.export import build_plan
 from kerasless.export.c import target as c_target
-from kerasless.export.c.stream import StreamPlan, stream_plan
+from kerasless.export.stream import StreamPlan, stream_plan
 from kerasless.export.inputs import sample_inputs
 from kerasless.export.java import target as java_target
 

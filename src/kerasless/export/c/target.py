@@ -30,7 +30,7 @@ from ..common import (
 )
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 from . import package
-from .stream import stream_plan
+from ..stream import stream_plan
 
 NAME = "c"
 HERE = Path(__file__).parent

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..c.stream import stream_plan
+from ..stream import stream_plan
 from ..common import check_identifier, float_literals, read_outputs, shape_comment, weight_offsets, write_weights_file
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 

@@ -28,6 +28,7 @@ from ..common import (
     write_weights_file,
 )
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from ..stream import stream_plan
 
 NAME = "js"
 HERE = Path(__file__).parent
@@ -50,60 +51,13 @@ def _floats(array) -> str:
     return wrap(float_literals(array, "", SPECIAL), per_line=10, indent="  ")
 
 
-def stream_plan(plan: Plan):
-    """(per-step calls [(call, params)], step input size, None) when the plan can stream, else (None, 0, reason).
-
-    Mirrors kerasless.stream: per-timestep layers (Dense, Activation, Embedding, Masking) and forward recurrent
-    layers only; a buffer with a time axis keeps 1 step of it."""
-    shape = plan.input_shape
-    if len(shape) < 1:
-        return None, 0, "the input has no time axis"
-    steps = shape[0]
-    timed = {plan.input}
-    out = []
-    for c in plan.calls:
-        p = dict(c.params)
-        t_in = c.inputs[0] in timed
-        where = f"layer {c.layer!r} ({c.layer_class})"
-        if c.kernel in RECURRENT_KERNELS:
-            if p["seqs"] != 1:
-                return None, 0, f"{where}: TimeDistributed recurrent layers need the whole sequence; it cannot stream"
-            if p["go_backwards"]:
-                return None, 0, f"{where}: go_backwards needs the whole sequence; it cannot stream"
-            if not t_in:
-                return None, 0, f"{where}: its input has no time axis"
-            p["steps"] = 1
-            if p["return_sequences"]:
-                timed.add(c.output)
-        elif c.kernel in ("dense", "activation"):
-            if t_in:
-                if p["rows"] % steps:
-                    return None, 0, f"{where}: rows do not split into timesteps"
-                p["rows"] //= steps
-                timed.add(c.output)
-        elif c.kernel in ("embedding", "mask_tokens"):
-            if not t_in:
-                return None, 0, f"{where}: its input has no time axis"
-            p["n"] //= steps
-            timed.add(c.output)
-        elif c.kernel in ("mask_values", "apply_mask"):
-            if not t_in:
-                return None, 0, f"{where}: its input has no time axis"
-            p["steps"] = 1
-            timed.add(c.output)
-        else:
-            return None, 0, f"{where}: {c.kernel} needs the whole sequence; it cannot stream"
-        out.append((c, p))
-    if not any(c.kernel in RECURRENT_KERNELS for c, _ in out):
-        return None, 0, "the model has no recurrent layer to carry state"
-    return out, plan.buffers[plan.input].size // steps, None
-
-
 class _Gen:
     def __init__(self, plan: Plan, name: str, weights_file: bool):
         self.plan, self.name, self.weights_file = plan, name, weights_file
         self.w = {k: f"W{i}" for i, k in enumerate(plan.weights)}
-        self.stream, self.step_size, self.refusal = stream_plan(plan)
+        sp = stream_plan(plan)  # per-step (call, params), or None and the reason
+        self.stream = None if isinstance(sp, str) else [(c, c.params) for c in sp.calls]
+        self.step_size, self.refusal = (0, sp) if isinstance(sp, str) else (sp.step_in, None)
 
     def buf(self, name: str) -> str:
         s = self.plan.storage(name)
