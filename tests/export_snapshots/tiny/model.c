@@ -349,11 +349,11 @@ int model_stream_step(model_state *s, const float *x_t, float *y_t)
     t2 = s->ws + 3; /* 2 float(s) per step */
     t3 = s->ws + 5; /* 2 float(s) per step */
     scratch = s->ws + 7;
-    /* l0 (Masking): mask_values (3, 2) -> (3,) */
+    /* l0 (Masking): mask_values */
     kl_mask_values(x, batch * 1, 2, 0.0f, m1);
-    /* l0 (Masking): apply_mask (3, 2) -> (3, 2) */
+    /* l0 (Masking): apply_mask */
     kl_apply_mask(x, m1, batch * 1, 2, t1);
-    /* l1 (LSTM): lstm, one step */
+    /* l1 (LSTM): lstm */
     {
         const kl_rnn p = {.seqs = 1, .steps = 1, .input_dim = 2, .units = 2, .gates = 4,
                           .W = w0_l1_kernel, .U = w1_l1_recurrent_kernel, .b = w2_l1_bias, .br = NULL,
@@ -361,7 +361,7 @@ int model_stream_step(model_state *s, const float *x_t, float *y_t)
                           .reset_after = 0, .go_backwards = 0, .return_sequences = 1, .zero_output_for_mask = 0};
         kl_lstm_stream(&p, t1, m1, t2, s->t2_state, s->t2_prev, scratch);
     }
-    /* l2 (Dense): dense (3, 2) -> (3, 2) */
+    /* l2 (Dense): dense */
     kl_dense(t2, batch * 1, 2, 2, w3_l2_kernel, w4_l2_bias, kl_act_softmax, t3);
     memcpy(y_t, t3, 2 * sizeof(float));
     return KL_OK;

@@ -28,9 +28,10 @@ from ..common import (
     wrap,
     write_weights_file,
 )
+from ..emit import emit_call, record_fields
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
-from . import package
 from ..stream import stream_plan
+from . import package
 
 NAME = "c"
 HERE = Path(__file__).parent
@@ -38,6 +39,7 @@ RUNTIME = (HERE / "runtime.c", HERE / "runtime_activations.c")  # //@block files
 FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SPECIAL = {"inf": "INFINITY", "-inf": "(-INFINITY)", "nan": "NAN"}
 STATIC_WS_FLOATS = 16 << 20  # default <NAME>_MAX_BATCH keeps the static workspace under 64 MB
+RECORD = {"activation": "act", "recurrent_activation": "ract"}  # kl_rnn field names that differ
 MERGE = {"concat": "KL_MERGE_CONCAT", "sum": "KL_MERGE_SUM", "mul": "KL_MERGE_MUL", "ave": "KL_MERGE_AVE"}
 
 
@@ -81,61 +83,53 @@ class _Gen:
     def act(self, name: str, nullable=False) -> str:
         return "NULL" if nullable and name == "linear" else f"kl_act_{name}"
 
-    # -- the call list --------------------------------------------------------------------------------------
-    def call(self, c) -> list[str]:
-        p, b, ws = c.params, self.buf, {k: self.w[v] for k, v in c.weights.items()}
-        x, y = b(c.inputs[0]), b(c.output)
-        shapes = [shape_comment(self.plan.buffers[n].shape) for n in (c.inputs[0], c.output)]
-        head = f"    /* {c.layer} ({c.layer_class}): {c.kernel} {shapes[0]} -> {shapes[1]} */"
-        if c.kernel == "dense":
-            body = [(f"    kl_dense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, {ws['W']}, "
-                     f"{ws.get('b', 'NULL')}, {self.act(p['activation'], True)}, {y});")]
-        elif c.kernel in RECURRENT_KERNELS:
-            fields = [f".seqs = {p['seqs']}", f".steps = {p['steps']}", f".input_dim = {p['input_dim']}",
-                      f".units = {p['units']}", f".gates = {len(p['gates'])}", f".W = {ws['W']}",
-                      f".U = {ws['U']}", f".b = {ws.get('b', 'NULL')}", f".br = {ws.get('br', 'NULL')}",
-                      f".act = {self.act(p['activation'])}",
-                      f".ract = {self.act(p['recurrent_activation']) if 'recurrent_activation' in p else 'NULL'}",
-                      f".reset_after = {int(p.get('reset_after', False))}",
-                      f".go_backwards = {int(p['go_backwards'])}",
-                      f".return_sequences = {int(p['return_sequences'])}",
-                      f".zero_output_for_mask = {int(p['zero_output_for_mask'])}"]
-            body = ["    {", "        const kl_rnn p = {" + ", ".join(fields[:5]) + ",",
-                    "                          " + ", ".join(fields[5:9]) + ",",
-                    "                          " + ", ".join(fields[9:11]) + ",",
-                    "                          " + ", ".join(fields[11:]) + "};",
-                    (f"        kl_{c.kernel}(&p, {x}, {b(c.mask) if c.mask else 'NULL'}, {y}, "
-                     f"{'kl_state.' + c.state if c.state else 'NULL'}, scratch, batch);"), "    }"]
-        elif c.kernel == "embedding":
-            body = [f"    if (kl_embedding({x}, batch * {p['n']}, {ws['E']}, {p['vocab']}, {p['dim']}, {y}) != KL_OK)",
-                    "        return KL_ERR_TOKEN;"]
-        elif c.kernel == "mask_tokens":
-            body = [f"    kl_mask_tokens({x}, batch * {p['n']}, {y});"]
-        elif c.kernel == "mask_values":
-            value = float_literals([p["value"]], "f", SPECIAL)[0]
-            body = [f"    kl_mask_values({x}, batch * {p['steps']}, {p['features']}, {value}, {y});"]
-        elif c.kernel == "apply_mask":
-            body = [f"    kl_apply_mask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"]
-        elif c.kernel == "activation":
-            body = [f"    kl_activation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"]
-        elif c.kernel == "reverse_time":
-            body = [f"    kl_reverse_time({x}, batch, {p['steps']}, {p['features']}, {y});"]
-        elif c.kernel == "merge":
-            body = [(f"    kl_merge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
-                     f"{MERGE[p['mode']]}, {y});")]
-        elif c.kernel == "permute":
-            shape = ", ".join(map(str, p["shape"]))
-            dims = ", ".join(map(str, p["dims"]))
-            body = ["    {", f"        static const int shape[] = {{{shape}}}, dims[] = {{{dims}}};",
-                    f"        kl_permute({x}, batch, {len(p['shape'])}, shape, dims, {y});", "    }"]
-        elif c.kernel == "repeat":
-            body = [f"    kl_repeat({x}, batch, {p['n']}, {p['features']}, {y});"]
-        elif c.kernel == "reshape":
-            return [(f"    /* {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}, "
-                     f"{c.output} shares {y}'s storage */")]
+    # -- the call list: the shared emitter (emit.py) over this syntax -----------------------------------------
+    indent, batch, none = "    ", "batch", "NULL"
+
+
+    def call(self, c, stream: bool = False) -> list[str]:
+        return emit_call(self.plan, c, self, stream, NAME)
+
+    @staticmethod
+    def comment(text: str) -> str:
+        return f"/* {text} */"
+
+    @staticmethod
+    def function(kernel: str) -> str:
+        return f"kl_{kernel}"
+
+    def statement(self, c, fn: str, args: list, status: bool) -> list[str]:
+        if status:
+            return [f"    if ({fn}({', '.join(args)}) != KL_OK)", "        return KL_ERR_TOKEN;"]
+        return [f"    {fn}({', '.join(args)});"]
+
+    def weight(self, c, role: str) -> str:
+        return self.w[c.weights[role]] if role in c.weights else "NULL"
+
+    @staticmethod
+    def literal(kind: str, value) -> str:
+        if kind == "float":
+            return float_literals([value], "f", SPECIAL)[0]
+        if kind == "bool":
+            return str(int(bool(value)))
+        if kind == "enum":
+            return MERGE[value]
+        if kind == "ints":
+            return "(const int[]){" + ", ".join(map(str, value)) + "}"
+        return str(len(value)) if kind == "rank" else str(value)
+
+    def recurrent(self, c, stream: bool) -> list[str]:
+        fields = [f".{RECORD.get(k, k)} = {v}" for k, v in record_fields(c, self)]
+        b, mask = self.buf, self.buf(c.mask) if c.mask else "NULL"
+        if stream:
+            run = (f"kl_{c.kernel}_stream(&p, {b(c.inputs[0])}, {mask}, {b(c.output)}, s->{c.output}_state, "
+                   f"s->{c.output}_prev, scratch);")
         else:
-            raise ExportError(f"layer {c.layer!r}: kernel {c.kernel!r} has no C implementation (target 'c')")
-        return [head, *body]
+            run = (f"kl_{c.kernel}(&p, {b(c.inputs[0])}, {mask}, {b(c.output)}, "
+                   f"{'kl_state.' + c.state if c.state else 'NULL'}, scratch, batch);")
+        pad = "                          "
+        return ["    {", "        const kl_rnn p = {" + ", ".join(fields[:5]) + ",", pad + ", ".join(fields[5:9]) + ",",
+                pad + ", ".join(fields[9:11]) + ",", pad + ", ".join(fields[11:]) + "};", "        " + run, "    }"]
 
     # -- files ------------------------------------------------------------------------------------------------
     def header(self) -> str:
@@ -328,22 +322,8 @@ class _Gen:
         out.append(f"    scratch = s->ws + {sum(sp.sizes[k] for k in offsets)};")
         uses_batch = False
         for c in sp.calls:
-            if c.kernel not in RECURRENT_KERNELS:
-                out += self.call(c)
-                uses_batch = True
-                continue
-            p, ws, b = c.params, {k: self.w[v] for k, v in c.weights.items()}, self.buf
-            ract = self.act(p["recurrent_activation"]) if "recurrent_activation" in p else "NULL"
-            out += [f"    /* {c.layer} ({c.layer_class}): {c.kernel}, one step */", "    {",
-                    (f"        const kl_rnn p = {{.seqs = 1, .steps = 1, .input_dim = {p['input_dim']}, "
-                     f".units = {p['units']}, .gates = {len(p['gates'])},"),
-                    (f"                          .W = {ws['W']}, .U = {ws['U']}, .b = {ws.get('b', 'NULL')}, "
-                     f".br = {ws.get('br', 'NULL')},"),
-                    f"                          .act = {self.act(p['activation'])}, .ract = {ract},",
-                    (f"                          .reset_after = {int(p.get('reset_after', False))}, .go_backwards = 0, "
-                     f".return_sequences = 1, .zero_output_for_mask = {int(p['zero_output_for_mask'])}}};"),
-                    (f"        kl_{c.kernel}_stream(&p, {b(c.inputs[0])}, {b(c.mask) if c.mask else 'NULL'}, "
-                     f"{b(c.output)}, s->{c.output}_state, s->{c.output}_prev, scratch);"), "    }"]
+            out += self.call(c, stream=True)
+            uses_batch = uses_batch or c.kernel not in RECURRENT_KERNELS
         if not uses_batch:
             out.insert(out.index("    const int batch = 1;") + 1, "    (void)batch;")
         out += [f"    memcpy(y_t, {self.buf(self.plan.output)}, {sp.step_out} * sizeof(float));",
