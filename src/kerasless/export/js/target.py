@@ -27,6 +27,7 @@ from ..common import (
     wrap,
     write_weights_file,
 )
+from ..emit import emit_call, record_fields
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 from ..stream import stream_plan
 
@@ -35,6 +36,7 @@ HERE = Path(__file__).parent
 RUNTIME = HERE / "runtime.js"
 DRIVER = HERE / "driver.mjs"
 SPECIAL = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
+RECORD = {"activation": "act", "recurrent_activation": "ract"}  # record fields runtime.js names differently
 RNN_FN = {"lstm": ("klLstm", 2), "gru": ("klGru", 1), "simple_rnn": ("klSimpleRnn", 1)}
 
 
@@ -45,6 +47,13 @@ def runtime_blocks() -> dict[str, tuple[list[str], str]]:
 
 def _runtime_source(names: set[str]) -> str:
     return re.sub(r"^export ", "", common.runtime_source([RUNTIME], names, "js"), flags=re.MULTILINE)
+
+
+def _camel(key: str, upper: bool = False) -> str:
+    """input_dim -> inputDim (upper: InputDim)."""
+    parts = key.split("_")
+    head = parts[0].capitalize() if upper else parts[0]
+    return head + "".join(q.capitalize() for q in parts[1:])
 
 
 def _floats(array) -> str:
@@ -66,62 +75,48 @@ class _Gen:
     def act(self, name: str, nullable: bool = False) -> str:
         return "null" if nullable and name == "linear" else f"act_{name}"
 
-    def rnn_params(self, c, p) -> str:
-        ws = {k: self.w[v] for k, v in c.weights.items()}
-        fields = [f"seqs: {p['seqs']}", f"steps: {p['steps']}", f"inputDim: {p['input_dim']}", f"units: {p['units']}",
-                  f"gates: {len(p['gates'])}", f"W: {ws['W']}", f"U: {ws['U']}", f"b: {ws.get('b', 'null')}",
-                  f"br: {ws.get('br', 'null')}", f"act: {self.act(p['activation'])}",
-                  f"ract: {self.act(p['recurrent_activation']) if 'recurrent_activation' in p else 'null'}",
-                  f"resetAfter: {str(bool(p.get('reset_after', False))).lower()}",
-                  f"goBackwards: {str(p['go_backwards']).lower()}",
-                  f"returnSequences: {str(p['return_sequences']).lower()}",
-                  f"zeroOutputForMask: {str(p['zero_output_for_mask']).lower()}"]
-        return "{" + ", ".join(fields) + "}"
+    # -- the call list: the shared emitter (emit.py) over this syntax -----------------------------------------
+    indent, batch, none = "  ", "batch", "null"
 
-    def call(self, c, p, key: str, stream: bool) -> list[str]:
-        b, ws = self.buf, {k: self.w[v] for k, v in c.weights.items()}
-        x, y = b(c.inputs[0]), b(c.output)
-        head = f"  // {c.layer} ({c.layer_class}): {c.kernel}"
-        if not stream:
-            head += f" {shape_comment(self.plan.buffers[c.inputs[0]].shape)} -> " \
-                    f"{shape_comment(self.plan.buffers[c.output].shape)}"
-        k = c.kernel
-        if k == "dense":
-            body = (f"klDense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, {ws['W']}, "
-                    f"{ws.get('b', 'null')}, {self.act(p['activation'], True)}, {y});")
-        elif k in RECURRENT_KERNELS:
-            mask = b(c.mask) if c.mask else "null"
-            if stream:
-                state, prev = f"carry.{key}.state", f"carry.{key}.prev"
-            else:
-                state, prev = (f"STATE.{c.state}" if c.state else "null"), "null"
-            body = f"{RNN_FN[k][0]}(P.{key}, {x}, {mask}, {y}, {state}, {prev}, batch);"
-        elif k == "embedding":
-            body = f"klEmbedding({x}, batch * {p['n']}, {ws['E']}, {p['vocab']}, {p['dim']}, {y});"
-        elif k == "mask_tokens":
-            body = f"klMaskTokens({x}, batch * {p['n']}, {y});"
-        elif k == "mask_values":
-            value = float_literals([p["value"]], "", SPECIAL)[0]
-            body = f"klMaskValues({x}, batch * {p['steps']}, {p['features']}, {value}, {y});"
-        elif k == "apply_mask":
-            body = f"klApplyMask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"
-        elif k == "activation":
-            body = f"klActivation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"
-        elif k == "reverse_time":
-            body = f"klReverseTime({x}, batch, {p['steps']}, {p['features']}, {y});"
-        elif k == "merge":
-            body = (f"klMerge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
-                    f"{json.dumps(p['mode'])}, {y});")
-        elif k == "permute":
-            body = f"klPermute({x}, batch, {list(p['shape'])}, {list(p['dims'])}, {y});"
-        elif k == "repeat":
-            body = f"klRepeat({x}, batch, {p['n']}, {p['features']}, {y});"
-        elif k == "reshape":
-            return [(f"  // {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}: "
-                    f"{c.output} shares {y}'s storage")]
+    def rnn_params(self, c) -> str:
+        return "{" + ", ".join(f"{RECORD.get(k) or _camel(k)}: {v}" for k, v in record_fields(c, self)) + "}"
+
+    def call(self, c, stream: bool) -> list[str]:
+        return emit_call(self.plan, c, self, stream, NAME)
+
+    @staticmethod
+    def comment(text: str) -> str:
+        return f"// {text}"
+
+    @staticmethod
+    def function(kernel: str) -> str:
+        return "kl" + _camel(kernel, upper=True)
+
+    def statement(self, c, fn: str, args: list, status: bool) -> list[str]:
+        return [f"  {fn}({', '.join(args)});"]  # a bad token id throws
+
+    def weight(self, c, role: str) -> str:
+        return self.w[c.weights[role]] if role in c.weights else "null"
+
+    @staticmethod
+    def literal(kind: str, value):
+        if kind == "float":
+            return float_literals([value], "", SPECIAL)[0]
+        if kind == "bool":
+            return str(bool(value)).lower()
+        if kind == "enum":
+            return json.dumps(value)
+        if kind == "ints":
+            return str(list(value))
+        return None if kind == "rank" else str(value)
+
+    def recurrent(self, c, stream: bool) -> list[str]:
+        b, mask, key = self.buf, self.buf(c.mask) if c.mask else "null", ("s_" if stream else "c_") + c.output
+        if stream:
+            state, prev = f"carry.{key}.state", f"carry.{key}.prev"
         else:
-            raise ExportError(f"layer {c.layer!r}: kernel {k!r} has no JS implementation (target 'js')")
-        return [head, "  " + body]
+            state, prev = (f"STATE.{c.state}" if c.state else "null"), "null"
+        return [f"  {RNN_FN[c.kernel][0]}(P.{key}, {b(c.inputs[0])}, {mask}, {b(c.output)}, {state}, {prev}, batch);"]
 
     def sizes(self, stream: bool) -> dict[str, int]:
         p, steps = self.plan, self.plan.input_shape[0] if self.plan.input_shape else 1
@@ -182,9 +177,8 @@ class _Gen:
         for k, w in p.weights.items():
             out.append(f"  {self.w[k]} = blob.subarray({offsets[k]}, {offsets[k] + w.size}); // {k} "
                        f"{shape_comment(w.shape)}")
-        rnn = [f"    c{i}: {self.rnn_params(c, c.params)}," for i, c in enumerate(p.calls) if c.kernel in RECURRENT_KERNELS]
-        rnn += [f"    s{i}: {self.rnn_params(c, sp)}," for i, (c, sp) in enumerate(self.stream or [])
-                if c.kernel in RECURRENT_KERNELS]
+        rnn = [f"    c_{c.output}: {self.rnn_params(c)}," for c in p.calls if c.kernel in RECURRENT_KERNELS]
+        rnn += [f"    s_{c.output}: {self.rnn_params(c)}," for c, _ in self.stream or [] if c.kernel in RECURRENT_KERNELS]
         out += ["  P = {", *rnn, "  };", "}", ""]
         if self.weights_file:
             out += [f"const WEIGHTS_FLOATS = {total};", "",
@@ -257,8 +251,8 @@ class _Gen:
             out += [(f"  if (batch !== {p.fixed_batch}) throw new RangeError(`predict: stateful model: batch must be "
                     f"{p.fixed_batch}, got ${{batch}}`);")]
         out += ["  if (WS === null || WS.batch !== batch) WS = makeWorkspace(batch);", "  const ws = WS;"]
-        for i, c in enumerate(p.calls):
-            out += self.call(c, c.params, f"c{i}", False)
+        for c in p.calls:
+            out += self.call(c, False)
         out += [f"  return {self.buf(p.output)}.slice(0, batch * OUTPUT_SIZE);", "}", ""]
         return out
 
@@ -269,10 +263,10 @@ class _Gen:
                     "  throw new Error(`createStream: ${STREAM_REFUSAL}`);", "}", ""]
         out = self.workspace("makeStreamWorkspace", self.sizes(True))
         carries = []
-        for i, (c, sp) in enumerate(self.stream):
+        for c, sp in self.stream:
             if c.kernel in RECURRENT_KERNELS:
                 ns = RNN_FN[c.kernel][1] * sp["units"]
-                carries.append(f"s{i}: {{state: new Float32Array(batch * {ns}), prev: new Float32Array(batch * "
+                carries.append(f"s_{c.output}: {{state: new Float32Array(batch * {ns}), prev: new Float32Array(batch * "
                                f"{sp['units']})}}")
         step_out = self.sizes(True)[self.plan.storage(self.plan.output)]
         out += ["", f"export const STEP_SIZE = {self.step_size}; // input floats per sample and timestep",
@@ -287,8 +281,8 @@ class _Gen:
                 "  return {", "    batch, stepSize: STEP_SIZE, outputSize: STEP_OUTPUT_SIZE,",
                 "    step(xIn) {", "      const x = checkArgs(xIn, batch, STEP_SIZE, \"step\");"]
         out_buf = "x"
-        for i, (c, sp) in enumerate(self.stream):
-            out += ["    " + line for line in self.call(c, sp, f"s{i}", True)]
+        for c, _ in self.stream:
+            out += ["    " + line for line in self.call(c, True)]
         out_buf = self.buf(self.plan.output)
         out += [f"      return {out_buf}.slice(0, batch * STEP_OUTPUT_SIZE);", "    },",
                 "    reset() {", "      for (const k of Object.keys(carry)) { carry[k].state.fill(0); carry[k].prev.fill(0); }",
