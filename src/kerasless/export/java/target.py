@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stream import stream_plan
 from ..common import check_identifier, float_literals, read_outputs, shape_comment, weight_offsets, write_weights_file
-from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from ..emit import emit_call
+from ..plan import RECURRENT_KERNELS, SIGNATURES, ExportError, Plan
+from ..stream import stream_plan
 
 NAME = "java"
 HERE = Path(__file__).parent
@@ -88,50 +89,51 @@ class _Gen:
         return self.plan.storage(name)
 
     @staticmethod
-    def act(name: str) -> str:
+    def act(name: str, nullable: bool = False) -> str:
         return f"Rt.ACT_{name.upper()}"
 
-    # -- the call list ----------------------------------------------------------------------------------------
+    # -- the call list: the shared emitter (emit.py) over this syntax -----------------------------------------
+    indent, batch, none = "        ", "batch", "-1"
+
     def call(self, c, stream=False) -> list[str]:
-        p, b = c.params, self.buf
+        return emit_call(self.plan, c, self, stream, NAME)
+
+    @staticmethod
+    def comment(text: str) -> str:
+        return f"// {text}"
+
+    @staticmethod
+    def function(kernel: str) -> str:
+        head, *rest = kernel.split("_")
+        return "Rt." + head + "".join(q.capitalize() for q in rest)
+
+    def statement(self, c, fn: str, args: list, status: bool) -> list[str]:
+        return [f"        {fn}({', '.join(args)});"]  # a bad token id throws
+
+    def weight(self, c, role: str) -> str:
+        """An offset into the weights blob ``w``, which the runtime takes once, before the call's first weight."""
+        first = next(k for kind, k in SIGNATURES[c.kernel][0] if kind.startswith("weight"))
+        return ("w, " if role == first else "") + self.woff(c, role)
+
+    @staticmethod
+    def literal(kind: str, value):
+        if kind == "float":
+            return _float(value)
+        if kind == "bool":
+            return str(bool(value)).lower()
+        if kind == "enum":
+            return MERGE[value]
+        if kind == "ints":
+            return "new int[] {" + ", ".join(map(str, value)) + "}"
+        return None if kind == "rank" else str(value)
+
+    def recurrent(self, c, stream: bool) -> list[str]:
+        b, mask = self.buf, self.buf(c.mask) if c.mask else "null"
         x, y = b(c.inputs[0]), b(c.output)
-        head = f"        // {c.layer} ({c.layer_class}): {c.kernel}"
-        if c.kernel == "dense":
-            body = (f"Rt.dense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, w, {self.woff(c, 'W')}, "
-                    f"{self.woff(c, 'b')}, {self.act(p['activation'])}, {y});")
-        elif c.kernel in RECURRENT_KERNELS:
-            mask = b(c.mask) if c.mask else "null"
-            if stream:
-                body = (f"Rt.rnnStream(R_{c.output}, w, {x}, {mask}, {y}, st_{c.output}, prev_{c.output}, "
-                        f"xp_{c.output}, nst_{c.output}, tmp);")
-            else:
-                body = (f"Rt.rnn(R_{c.output}, w, {x}, {mask}, {y}, {'S_' + c.state if c.state else 'null'}, "
-                        "batch);")
-        elif c.kernel == "embedding":
-            body = (f"Rt.embedding({x}, batch * {p['n']}, w, {self.woff(c, 'E')}, {p['vocab']}, {p['dim']}, {y});")
-        elif c.kernel == "mask_tokens":
-            body = f"Rt.maskTokens({x}, batch * {p['n']}, {y});"
-        elif c.kernel == "mask_values":
-            body = f"Rt.maskValues({x}, batch * {p['steps']}, {p['features']}, {_float(p['value'])}, {y});"
-        elif c.kernel == "apply_mask":
-            body = f"Rt.applyMask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"
-        elif c.kernel == "activation":
-            body = f"Rt.activation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"
-        elif c.kernel == "reverse_time":
-            body = f"Rt.reverseTime({x}, batch, {p['steps']}, {p['features']}, {y});"
-        elif c.kernel == "merge":
-            body = (f"Rt.merge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
-                    f"{MERGE[p['mode']]}, {y});")
-        elif c.kernel == "permute":
-            body = (f"Rt.permute({x}, batch, new int[] {{{', '.join(map(str, p['shape']))}}}, "
-                    f"new int[] {{{', '.join(map(str, p['dims']))}}}, {y});")
-        elif c.kernel == "repeat":
-            body = f"Rt.repeat({x}, batch, {p['n']}, {p['features']}, {y});"
-        elif c.kernel == "reshape":
-            return [f"{head} to {shape_comment(p['shape'])}: {c.output} shares {y}'s storage"]
-        else:
-            raise ExportError(f"layer {c.layer!r}: kernel {c.kernel!r} has no Java implementation (target 'java')")
-        return [head, "        " + body]
+        if stream:
+            return [(f"        Rt.rnnStream(R_{c.output}, w, {x}, {mask}, {y}, st_{c.output}, prev_{c.output}, "
+                    f"xp_{c.output}, nst_{c.output}, tmp);")]
+        return [f"        Rt.rnn(R_{c.output}, w, {x}, {mask}, {y}, {'S_' + c.state if c.state else 'null'}, batch);"]
 
     # -- data as literals ---------------------------------------------------------------------------------------
     def data(self, label: str, array) -> tuple[list[str], str]:
