@@ -15,8 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export import BUILDERS, CASE_IDS, FIXTURES, SNAPSHOTS, _fixture_batches, _fixture_file, compare, load_case
-from test_export import tiny_model
+from test_export import (
+    BUILDERS,
+    CASE_IDS,
+    FIXTURES,
+    SNAPSHOTS,
+    _fixture_batches,
+    _fixture_file,
+    compare,
+    load_case,
+    tiny_model,
+)
 
 import kerasless
 from kerasless.demo import bundled_model_path
@@ -249,7 +258,7 @@ def _chromium_dom(tmp_path, url: str, screenshot: Path | None = None) -> str:
 def _generated_text(dom: str) -> str:
     import html
 
-    m = re.search(r'<span class="gen">(.*?)</span>', dom, re.S)
+    m = re.search(r'<span class="gen">(.*?)</span>', dom, re.DOTALL)
     assert m, dom[-3000:]
     return html.unescape(m.group(1))
 
@@ -298,7 +307,7 @@ def test_web_tensor_page_computes_output(tmp_path):
     dom = _chromium_dom(tmp_path, f"{(tmp_path / 'web' / 'index.html').as_uri()}?{q}")
     import html
 
-    m = re.search(r'<div id="output">(.*?)</div>', dom, re.S)
+    m = re.search(r'<div id="output">(.*?)</div>', dom, re.DOTALL)
     assert m and m.group(1), dom[-3000:]
     got = np.asarray(json.loads(html.unescape(m.group(1))), np.float32)
     compare([got], [np.asarray(model.predict(x), np.float32)], f"web/{path.parent.parent.name}")

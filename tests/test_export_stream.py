@@ -20,9 +20,9 @@ from test_export_c import SANITIZE
 import kerasless
 from kerasless.export import build_plan
 from kerasless.export.c import target as c_target
-from kerasless.export.stream import StreamPlan, stream_plan
 from kerasless.export.inputs import sample_inputs
 from kerasless.export.java import target as java_target
+from kerasless.export.stream import StreamPlan, stream_plan
 
 CC = shutil.which(os.environ.get("CC") or "gcc")
 HAVE_JAVA = all(shutil.which(t) for t in ("javac", "java"))
