@@ -189,6 +189,24 @@ static void kl_apply_mask(const float *x, const float *mask, int rows, int featu
             y[(size_t)r * (size_t)features + f] = x[(size_t)r * (size_t)features + f] * mask[r];
 }
 
+/* Max abs difference of n outputs to the expected ones; INFINITY when NaN or inf positions (or signs) differ. */
+static float kl_max_diff(const float *y, const float *want, int n)
+{
+    float diff = 0.0f;
+    int i;
+    for (i = 0; i < n; ++i) {
+        const int nan_y = y[i] != y[i], nan_w = want[i] != want[i];
+        if (nan_y || nan_w) {
+            if (nan_y != nan_w) return INFINITY;
+        } else if (isinf(y[i]) || isinf(want[i])) {
+            if (y[i] != want[i]) return INFINITY;
+        } else if (fabsf(y[i] - want[i]) > diff) {
+            diff = fabsf(y[i] - want[i]);
+        }
+    }
+    return diff;
+}
+
 static inline float kl_sigmoidf(float x) /* split by sign: exp never overflows */
 {
     const float e = expf(-fabsf(x));
@@ -310,21 +328,10 @@ float model_self_test(void)
 {
     static float y[KL_TEST_BATCH * MODEL_OUTPUT_SIZE];
     static float ws[KL_TEST_BATCH * KL_WS_PER_SAMPLE + KL_WS_SCRATCH + 1]; /* any MAX_BATCH */
-    float diff = 0.0f;
-    int i, rc;
+    int rc;
     model_reset_states();
     rc = model_predict_ws(kl_test_x, KL_TEST_BATCH, y, ws);
-    if (rc != KL_OK)
-        return INFINITY;
-    for (i = 0; i < KL_TEST_BATCH * MODEL_OUTPUT_SIZE; ++i) {
-        const float d = fabsf(y[i] - kl_test_y[i]);
-        if (y[i] != y[i] || kl_test_y[i] != kl_test_y[i]) {
-            if ((y[i] != y[i]) != (kl_test_y[i] != kl_test_y[i])) return INFINITY;
-        } else if (d > diff) {
-            diff = d;
-        }
-    }
-    return diff;
+    return rc != KL_OK ? INFINITY : kl_max_diff(y, kl_test_y, KL_TEST_BATCH * MODEL_OUTPUT_SIZE);
 }
 
 void model_stream_reset(model_state *s)

@@ -12,6 +12,8 @@
 #include "runtime.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef KL_API
@@ -384,4 +386,63 @@ KL_API void kl_repeat(const float *x, int batch, int n, int features, float *y)
         for (k = 0; k < n; ++k)
             memcpy(y + ((size_t)b * (size_t)n + (size_t)k) * (size_t)features, x + (size_t)b * (size_t)features,
                    (size_t)features * sizeof(float));
+}
+
+//@block max_diff
+/* Max abs difference of n outputs to the expected ones; INFINITY when NaN or inf positions (or signs) differ. */
+KL_API float kl_max_diff(const float *y, const float *want, int n)
+{
+    float diff = 0.0f;
+    int i;
+    for (i = 0; i < n; ++i) {
+        const int nan_y = y[i] != y[i], nan_w = want[i] != want[i];
+        if (nan_y || nan_w) {
+            if (nan_y != nan_w) return INFINITY;
+        } else if (isinf(y[i]) || isinf(want[i])) {
+            if (y[i] != want[i]) return INFINITY;
+        } else if (fabsf(y[i] - want[i]) > diff) {
+            diff = fabsf(y[i] - want[i]);
+        }
+    }
+    return diff;
+}
+
+//@block load_blob
+/* Read a weights file of exactly `bytes` little-endian float32 into a new malloc'ed blob (*out; free() it).
+ * KL_ERR_ARGS for a NULL path, KL_ERR_WEIGHTS when the file is missing, short, long or unreadable. */
+KL_API int kl_load_blob(const char *path, size_t bytes, float **out)
+{
+    const unsigned int one = 1;
+    unsigned char *b;
+    float *blob;
+    long size;
+    size_t i;
+    FILE *f;
+    if (path == NULL || out == NULL) return KL_ERR_ARGS;
+    f = fopen(path, "rb");
+    if (f == NULL) return KL_ERR_WEIGHTS;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        (unsigned long)size != (unsigned long)bytes) {
+        fclose(f);
+        return KL_ERR_WEIGHTS;
+    }
+    blob = (float *)malloc(bytes + 4u);
+    if (blob == NULL || fread(blob, 1, bytes, f) != bytes) {
+        free(blob);
+        fclose(f);
+        return KL_ERR_WEIGHTS;
+    }
+    fclose(f);
+    b = (unsigned char *)blob;
+    if (*(const unsigned char *)&one == 0) /* big-endian host: the file is little-endian */
+        for (i = 0; i + 3 < bytes; i += 4) {
+            unsigned char t = b[i];
+            b[i] = b[i + 3];
+            b[i + 3] = t;
+            t = b[i + 1];
+            b[i + 1] = b[i + 2];
+            b[i + 2] = t;
+        }
+    *out = blob;
+    return KL_OK;
 }

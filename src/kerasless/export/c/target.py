@@ -169,7 +169,9 @@ class _Gen:
 
     def source(self) -> str:
         p, n = self.plan, self.name
-        blocks = common.runtime_names(p, stream=not isinstance(self.stream, str))
+        blocks = common.runtime_names(p, stream=not isinstance(self.stream, str)) | {"max_diff"}
+        if self.weights_file:
+            blocks.add("load_blob")
         runtime = common.runtime_source(RUNTIME, blocks, "c").replace("KL_API ", "static ")
         out = [f"/* {n}.c: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) exported",
                f" * by kerasless (target c). Generated: regenerate instead of editing. API and contract: see {n}.h.",
@@ -256,14 +258,10 @@ class _Gen:
                f"float {n}_self_test(void)", "{",
                f"    static float y[KL_TEST_BATCH * {up}_OUTPUT_SIZE];",
                "    static float ws[KL_TEST_BATCH * KL_WS_PER_SAMPLE + KL_WS_SCRATCH + 1]; /* any MAX_BATCH */",
-               "    float diff = 0.0f;", "    int i, rc;",
+               "    int rc;",
                f"    {n}_reset_states();", f"    rc = {n}_predict_ws(kl_test_x, KL_TEST_BATCH, y, ws);",
-               *([f"    {n}_reset_states();"] if p.stateful else []), "    if (rc != KL_OK)", "        return INFINITY;",
-               f"    for (i = 0; i < KL_TEST_BATCH * {up}_OUTPUT_SIZE; ++i) {{",
-               "        const float d = fabsf(y[i] - kl_test_y[i]);",
-               "        if (y[i] != y[i] || kl_test_y[i] != kl_test_y[i]) {",
-               "            if ((y[i] != y[i]) != (kl_test_y[i] != kl_test_y[i])) return INFINITY;",
-               "        } else if (d > diff) {", "            diff = d;", "        }", "    }", "    return diff;", "}"]
+               *([f"    {n}_reset_states();"] if p.stateful else []),
+               f"    return rc != KL_OK ? INFINITY : kl_max_diff(y, kl_test_y, KL_TEST_BATCH * {up}_OUTPUT_SIZE);", "}"]
         if self.weights_file:
             out += self.loader()
         return out
@@ -335,22 +333,9 @@ class _Gen:
         offsets = weight_offsets(p)
         out = ["", f"void {n}_free_weights(void)", "{", "    free(kl_blob);", "    kl_blob = NULL;"]
         out += [f"    {self.w[k]} = NULL;" for k in p.weights]
-        out += ["}", "", f"int {n}_load_weights(const char *path)", "{",
-                "    const unsigned int one = 1;", "    unsigned char *bytes;", "    float *blob;", "    long size;",
-                "    size_t i;", "    FILE *f;", "    if (path == NULL)", "        return KL_ERR_ARGS;",
-                '    f = fopen(path, "rb");', "    if (f == NULL)", "        return KL_ERR_WEIGHTS;",
-                "    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||",
-                "        (unsigned long)size != KL_WEIGHTS_BYTES) {", "        fclose(f);",
-                "        return KL_ERR_WEIGHTS;", "    }",
-                "    blob = (float *)malloc(KL_WEIGHTS_BYTES + 4u);",
-                "    if (blob == NULL || fread(blob, 1, KL_WEIGHTS_BYTES, f) != KL_WEIGHTS_BYTES) {",
-                "        free(blob);", "        fclose(f);", "        return KL_ERR_WEIGHTS;", "    }", "    fclose(f);",
-                "    bytes = (unsigned char *)blob;",
-                "    if (*(const unsigned char *)&one == 0) /* big-endian host: the file is little-endian */",
-                "        for (i = 0; i + 3 < KL_WEIGHTS_BYTES; i += 4) {",
-                "            unsigned char t = bytes[i];", "            bytes[i] = bytes[i + 3];",
-                "            bytes[i + 3] = t;", "            t = bytes[i + 1];", "            bytes[i + 1] = bytes[i + 2];",
-                "            bytes[i + 2] = t;", "        }", f"    {n}_free_weights();", "    kl_blob = blob;"]
+        out += ["}", "", f"int {n}_load_weights(const char *path)", "{", "    float *blob = NULL;",
+                "    const int rc = kl_load_blob(path, KL_WEIGHTS_BYTES, &blob);", "    if (rc != KL_OK)",
+                "        return rc;", f"    {n}_free_weights();", "    kl_blob = blob;"]
         out += [f"    {self.w[k]} = blob + {offsets[k] // 4};" for k in p.weights]
         return out + ["    return KL_OK;", "}"]
 
