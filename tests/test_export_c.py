@@ -272,7 +272,7 @@ def test_the_export_module_is_callable(tmp_path):
 
     model = BUILDERS["gru_no_bias"](np.random.default_rng(4))
     files = kerasless.export(model, "numpy", tmp_path, name="net")
-    assert [f.name for f in files] == ["net_numpy.py", "net_weights.npz"]
+    assert [f.name for f in files] == ["net_numpy.py", "net_weights.npz", "README.md"]
     assert kerasless.export.verify(model, "numpy", tmp_path, name="net", n=2) <= 1e-5
 
 

@@ -88,7 +88,9 @@ def test_project_readme_export_commands(tmp_path, block):
 
 # -- generated folder READMEs ----------------------------------------------------------------------------------
 FOLDER_CASES = [("c", "fx", {}), ("c", "b-stateful_lstm", {"weights_file": True}),
-                ("c", "b-bidir_concat_seq_mask", {"name": "tagger"})]
+                ("c", "b-bidir_concat_seq_mask", {"name": "tagger"}), ("js", "fx", {}),
+                ("js", "b-embedding_gru", {"weights_file": True}), ("java", "fx", {"package": "com.example.ml"}),
+                ("java", "b-stateful_lstm", {"weights_file": True}), ("numpy", "fx", {})]
 
 
 def _model(case):

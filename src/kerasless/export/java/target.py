@@ -29,6 +29,7 @@ from ..common import check_identifier, float_literals, read_outputs, shape_comme
 from ..emit import emit_call
 from ..plan import RECURRENT_KERNELS, SIGNATURES, ExportError, Plan
 from ..stream import stream_plan
+from . import package as java_package
 
 NAME = "java"
 HERE = Path(__file__).parent
@@ -322,20 +323,26 @@ class _Gen:
         return out
 
 
-def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, package: str | None = None
-          ) -> list[Path]:
-    """Write ``<Name>.java`` (plus ``<Name>.weights.bin`` / ``.json`` with ``weights_file``) into ``out_dir``;
-    ``package`` (``com.example.ml``) adds the package declaration and its folders (``com/example/ml/``)."""
+def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, package: str | None = None,
+          readme: bool = True) -> list[Path]:
+    """Write ``<Name>.java`` (plus ``<Name>.weights.bin`` / ``.json`` with ``weights_file``) and ``README.md``
+    into ``out_dir``; ``package`` (``com.example.ml``) adds the package declaration and its folders
+    (``com/example/ml/``)."""
+    root = out_dir
     cls = class_name(name)
     if package is not None and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package):
         raise ExportError(f"--package {package!r} must be a Java package name like com.example.ml (target 'java')")
     out_dir = Path(out_dir).joinpath(*(package.split(".") if package else []))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{cls}.java"
-    path.write_text(_Gen(plan, name, weights_file, package).source())
+    gen = _Gen(plan, name, weights_file, package)
+    path.write_text(gen.source())
     files = [path]
     if weights_file:
         files += write_weights_file(plan, out_dir, cls)
+    if readme:
+        files.append(Path(root) / "README.md")
+        files[-1].write_text(java_package.readme(plan, cls, package, weights_file, not isinstance(gen.stream, str)))
     return files
 
 

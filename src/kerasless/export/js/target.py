@@ -30,6 +30,7 @@ from ..common import (
 from ..emit import emit_call, record_fields
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
 from ..stream import stream_plan
+from . import package
 
 NAME = "js"
 HERE = Path(__file__).parent
@@ -325,28 +326,21 @@ class _Gen:
         return "\n".join(out) + "\n"
 
 
-def package_json(name: str, plan: Plan) -> str:
-    return json.dumps({"name": name.lower().replace("_", "-"), "version": "1.0.0", "private": True,
-                       "description": f"Keras model {plan.name!r} exported by kerasless (target js)",
-                       "type": "module", "main": f"./{name}.js", "types": f"./{name}.d.ts",
-                       "exports": {".": {"types": f"./{name}.d.ts", "default": f"./{name}.js"}},
-                       "engines": {"node": ">=18"}}, indent=2) + "\n"
-
-
 def module_source(plan: Plan, name: str, weights_file: bool = False) -> str:
     return _Gen(plan, name, weights_file).module()
 
 
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
-    """Write ``<name>.js``, ``<name>.d.ts`` and ``package.json`` (+ ``<name>.weights.bin``/``.json``)."""
+    """Write ``<name>.js``, ``<name>.d.ts``, ``package.json``, ``README.md`` (+ ``<name>.weights.bin``/``.json``)."""
     check_identifier(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gen = _Gen(plan, name, weights_file)
-    files = [out_dir / f"{name}.js", out_dir / f"{name}.d.ts", out_dir / "package.json"]
+    files = [out_dir / f"{name}.js", out_dir / f"{name}.d.ts", out_dir / "package.json", out_dir / "README.md"]
     files[0].write_text(gen.module(), encoding="utf8")
     files[1].write_text(gen.dts(), encoding="utf8")
-    files[2].write_text(package_json(name, plan), encoding="utf8")
+    files[2].write_text(package.package_json(name, plan), encoding="utf8")
+    files[3].write_text(package.readme(plan, name, weights_file, gen.stream is not None), encoding="utf8")
     if weights_file:
         files += write_weights_file(plan, out_dir, name)
     return files

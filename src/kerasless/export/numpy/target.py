@@ -16,6 +16,7 @@ import numpy as np
 
 from ..common import check_identifier, float_literal, shape_comment
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from . import package
 
 NAME = "numpy"
 RUNTIME = Path(__file__).with_name("runtime.py")
@@ -165,7 +166,7 @@ class _Gen:
 
 
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
-    """Write ``<name>_numpy.py`` and ``<name>_weights.npz`` (weights are always a separate file here)."""
+    """Write ``<name>_numpy.py``, ``<name>_weights.npz`` (weights are always a separate file here), README.md."""
     check_identifier(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +175,8 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) 
     arrays = dict(plan.weights)
     arrays.update({TEST_KEYS[0]: plan.test_x, TEST_KEYS[1]: plan.test_y})
     np.savez(npz, **arrays)
-    return [script, npz]
+    (out_dir / "README.md").write_text(package.readme(plan, name))
+    return [script, npz, out_dir / "README.md"]
 
 
 def load_module(out_dir, name: str = "model"):
