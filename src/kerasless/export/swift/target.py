@@ -163,17 +163,18 @@ def swift() -> str:
 
 
 def swift_test(out_dir, env=None, scratch=None, timeout: float = 1800) -> str:
-    """``swift test`` in the package (build products in ``scratch``, default a temporary folder); returns stdout."""
-    with tempfile.TemporaryDirectory(prefix="kl_swift_") as tmp:
-        cmd = [swift(), "test", "--package-path", str(out_dir), "--scratch-path", str(scratch or Path(tmp) / "build")]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    """``swift test`` in the package (build products in ``scratch``, default the package's own ``.build``, where
+    ``swift build`` puts them: a later build there is incremental); returns stdout."""
+    cmd = [swift(), "test", "--package-path", str(out_dir), "--scratch-path", str(scratch or Path(out_dir) / ".build")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     if done.returncode != 0:
         raise ExportError(f"target 'swift': {' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.stdout
 
 
 def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False, scratch=None) -> tuple[list, float]:
-    """``swift test`` the package with a verify request: predict on consecutive batches, then selfTest()."""
+    """``swift test`` the package with a verify request: predict on consecutive batches, then selfTest() (the build
+    stays in the package's ``.build``)."""
     with tempfile.TemporaryDirectory(prefix="kl_swift_run_") as tmp:
         src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         src.write_bytes(predict_input(plan, batches))
