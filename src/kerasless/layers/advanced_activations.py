@@ -56,6 +56,16 @@ class LeakyReLULayer(Layer):
         return np.where(x >= 0, x, self.slope * x).astype(F, copy=False)
 
 
+class ThresholdedReLULayer(Layer):
+    """tf_keras: x * (x > theta), as a product (so -inf and NaN give NaN, like TensorFlow)."""
+
+    OPTIONS = {"theta": _number}
+    OPTIONS_DOC = "theta"
+
+    def call(self, x, mask=None):
+        return (x * (x > F(self.config.get("theta", 1.0))).astype(F)).astype(F, copy=False)
+
+
 class ELULayer(Layer):
     OPTIONS = {"alpha": _number}
     OPTIONS_DOC = "alpha"

@@ -27,12 +27,13 @@ def dtype_name(value) -> str | None:
 class Context:
     """What a layer needs to know about the file it came from. (A plain class: see io/spec.py.)"""
 
-    __slots__ = ("keras_major", "source", "build", "layer_class")
+    __slots__ = ("keras_major", "source", "build", "layer_class", "model")
 
-    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None):
+    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None, model=None):
         self.keras_major, self.source = keras_major, source
         self.build = build  # callable(LayerSpec) -> Layer, for wrappers that hold layers
         self.layer_class = layer_class  # callable(class_name, parent) -> Layer subclass
+        self.model = model  # callable(ModelSpec) -> Model, for a model used as a layer (graph.Model sets it)
 
 
 class Layer:
@@ -63,8 +64,42 @@ class Layer:
     def where(self) -> str:
         return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
 
-    def option(self, key, default=None):
-        return self.config.get(key, default)
+    # -- the layer tree and carried state (what graph, trace, explain and export walk) -----------------------------
+    stateful = False  # carries state between predict calls (recurrent layers: from their config)
+
+    def parts(self) -> list[tuple[str | None, Layer]]:
+        """The layers this one runs, each with the prefix its weights take in explain and named_weights
+        (Bidirectional: forward/backward; stacked cells: cell_k; TimeDistributed: None, the inner layer's own)."""
+        return []
+
+    def children(self) -> list[Layer]:
+        """The layers this one runs: Bidirectional's halves, TimeDistributed's inner layer, a nested model's layers."""
+        return [layer for _, layer in self.parts()]
+
+    def walk(self):
+        """This layer, then every layer under it, depth first."""
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+    # -- what explain reads -------------------------------------------------------------------------------------
+    ARRAYS: tuple = ()  # layout.Array records of the stored weights, in get_weights() order
+    EQUATIONS: tuple = ()  # equation templates ({a} = the layer's activation; [ + b] only with a bias)
+
+    def named_weights(self) -> dict[str, np.ndarray]:
+        """Named pieces of the real weights (W, b, E; W_i, U_f ... for recurrent cells), views not copies."""
+        if self.parts():
+            return {f"{p}/{k}" if p else k: v for p, layer in self.parts() for k, v in layer.named_weights().items()}
+        return {a.symbol: w for a, w in zip(self.ARRAYS, self.weights)}
+
+    def explain_text(self, inner: str) -> tuple[str, list[str]]:
+        """(one-line summary, notes) for explain; ``inner`` is the summary of the parts, when there are any."""
+        return inner or ("no weights" if not self.weights else f"{len(self.weights)} weight arrays"), []
+
+    def reset_states(self) -> None:
+        """Forget carried state (Keras ``reset_state()``), here and below."""
+        for child in self.children():
+            child.reset_states()
 
     def _check_options(self) -> None:
         dtype = dtype_name(self.config.get("dtype"))
@@ -121,7 +156,7 @@ class Layer:
 def keep_masked(keep, y, new, prev, old, zero_output_for_mask=False):
     """Keras's mask rule for one recurrent step, where ``keep`` (batch,) is False: every state keeps its old value
     and the output repeats the previous one (zeros with zero_output_for_mask). Returns (y, new states)."""
-    keep = keep[:, None]  # (batch, 1)
+    keep = keep.reshape(-1, *(1,) * (y.ndim - 1))  # (batch, 1) (ConvLSTM: (batch, 1, 1, 1))
     y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
     return y, tuple(np.where(keep, n, o) for n, o in zip(new, old))
 

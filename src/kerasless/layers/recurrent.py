@@ -7,6 +7,8 @@ return_sequences and stateful carry, exactly as keras/src/backend/tensorflow/rnn
 
 from __future__ import annotations
 
+import contextvars
+
 import numpy as np
 
 from ..errors import InputError, ModelFileError
@@ -14,6 +16,17 @@ from . import activations
 from .base import Layer, anything, boolean, keep_masked, matmul_last, positive_int
 from .fastpath import dense_fast, fast_step, run_fast, run_native
 from .layout import CellLayout
+
+
+# A trace being recorded in this thread / async context (trace.py): ``begin(layer, x, mask)`` returns the
+# ``record`` callback for one recurrent call. Per context, so concurrent predicts and traces never see each other.
+TRACING: contextvars.ContextVar = contextvars.ContextVar("kerasless_tracing", default=None)
+
+
+def recorder(layer, x, mask, record=None):
+    """The record callback for one call of ``layer``: the given one, else the active trace's, else None."""
+    tracer = TRACING.get()
+    return record if record is not None or tracer is None else tracer.begin(layer, x, mask)
 
 
 def run(step, params, xp, states, mask=None, *, go_backwards=False, return_sequences=False,
@@ -36,9 +49,8 @@ def run(step, params, xp, states, mask=None, *, go_backwards=False, return_seque
 def _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
     """The readable loop: one ``step`` call per timestep (every cell, every activation; feeds ``record``)."""
     batch, steps = xp.shape[0], xp.shape[1]
-    units = states[0].shape[-1]
-    prev = np.zeros((batch, units), np.float32)  # (batch, units)
-    outputs = np.empty((batch, steps, units), np.float32) if return_sequences else None
+    prev = np.zeros(states[0].shape, np.float32)  # (batch, units); ConvLSTM: (batch, *spatial, filters)
+    outputs = np.empty((batch, steps, *states[0].shape[1:]), np.float32) if return_sequences else None
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     for k, t in enumerate(order):
         y, states, gates = _masked_step(step, params, xp[:, t], states, prev,
@@ -135,8 +147,11 @@ class RecurrentLayer(Layer):
 
     def check_input(self, input_shape, initial_state=None):
         if isinstance(input_shape, list):  # tf_keras: [x, *initial states] as inputs
-            input_shape = input_shape[0]
+            input_shape, initial_state = input_shape[0], input_shape[1:] or initial_state
         self._check_sequence(input_shape)
+        if initial_state is not None and len(initial_state) != len(self.LAYOUT.states):
+            raise ModelFileError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
+                                 f"({', '.join(self.LAYOUT.states)}), the model passes {len(initial_state)}")
 
     def output_shape(self, input_shape, initial_state=None):
         if isinstance(input_shape, list):
@@ -164,11 +179,6 @@ class RecurrentLayer(Layer):
             xp += self.input_bias
         return xp
 
-    def initial_state(self, batch: int) -> tuple:
-        """The states a call starts from: the carried ones (stateful), else zeros."""
-        carried = self._carried(batch)
-        return carried if carried is not None else self._zeros(batch)
-
     def _zeros(self, batch: int) -> tuple:
         return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
 
@@ -190,11 +200,11 @@ class RecurrentLayer(Layer):
         if initial_state is not None:
             initial_state = tuple(np.asarray(s, np.float32) for s in initial_state)
             if len(initial_state) != len(self.LAYOUT.states):
-                raise InputError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
-                                 f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
+                raise ModelFileError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
+                                     f"({', '.join(self.LAYOUT.states)}), the model passes {len(initial_state)}")
         states = initial_state if initial_state is not None else self._carried(x.shape[0])  # None: zeros
         opts = {"go_backwards": self.go_backwards, "return_sequences": self.return_sequences,
-                "zero_output_for_mask": self.zero_output_for_mask, "record": record}
+                "zero_output_for_mask": self.zero_output_for_mask, "record": recorder(self, x, mask, record)}
         out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
         if out is None:
             states = states if states is not None else self._zeros(x.shape[0])
@@ -212,6 +222,14 @@ class RecurrentLayer(Layer):
             for prefix, arr in rows:
                 out.update({f"{prefix}_{k}": v for k, v in self.LAYOUT.split(arr, self.units).items()})
         return out
+
+    def get_state(self):
+        """The carried states (stateful layers, after a call), or None."""
+        return self.state
+
+    def set_state(self, state) -> None:
+        """Replace the carried states (None: start from zeros)."""
+        self.state = state
 
     def reset_states(self) -> None:
         self.state = None
