@@ -14,13 +14,14 @@ from .plan import ExportError, Plan
 WEIGHTS_FORMAT = "kerasless-weights-1"
 
 
-BLOCK = re.compile(r"^(?://|#)@block (\w+)(?: needs ([\w ]+))?$")
+BLOCK = re.compile(r"^\s*(?://|#)@(?:block (\w+)(?: needs ([\w ]+))?|end)$")
 
 
 @functools.cache
 def runtime_blocks(*paths: Path) -> dict[str, tuple[list[str], str]]:
     """{block: ([blocks it needs], source)} from the ``//@block NAME [needs A B]`` markers of hand-written runtime
-    files (``#@block`` in Python). A block runs to the next marker; text before the first marker is never copied."""
+    files (``#@block`` in Python, indented or not). A block runs to the next marker or ``//@end``; text before the
+    first marker and after ``//@end`` is never copied."""
     blocks: dict[str, tuple[list[str], str]] = {}
     for path in paths:
         cur, lines = None, []
@@ -33,7 +34,7 @@ def runtime_blocks(*paths: Path) -> dict[str, tuple[list[str], str]]:
                 if cur[0] in blocks:
                     raise ExportError(f"{path}: block {cur[0]!r} is defined twice")
                 blocks[cur[0]] = (cur[1], "\n".join(lines).strip("\n"))
-            cur, lines = (m.group(1), (m.group(2) or "").split()), []
+            cur, lines = ((m.group(1), (m.group(2) or "").split()) if m.group(1) else None), []
     return blocks
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import common
 from ..common import check_identifier, float_literals, read_outputs, shape_comment, weight_offsets, write_weights_file
 from ..emit import emit_call
 from ..plan import RECURRENT_KERNELS, SIGNATURES, ExportError, Plan
@@ -39,7 +40,6 @@ CHUNKS_PER_CLASS = 7  # < 65535 constant-pool entries per nested class
 JAVAC_FLAGS = ("--release", "8", "-Xlint:all", "-Werror", "-encoding", "UTF-8")
 KIND = {"lstm": "Rt.LSTM", "gru": "Rt.GRU", "simple_rnn": "Rt.SIMPLE_RNN"}
 MERGE = {"concat": "Rt.CONCAT", "sum": "Rt.SUM", "mul": "Rt.MUL", "ave": "Rt.AVE"}
-SECTIONS = {"lstm": "recurrent", "gru": "recurrent", "simple_rnn": "recurrent"}
 
 
 def class_name(name: str) -> str:
@@ -48,23 +48,10 @@ def class_name(name: str) -> str:
     return "Model" if name == "model" else name
 
 
-def runtime_source(sections: set) -> str:
-    """Runtime.java's body (BEGIN/END markers) keeping ``core`` and the given ``@kernel`` sections, indented for
-    nesting in the model class."""
-    text = (HERE / "Runtime.java").read_text()
-    body = text[text.index("    // BEGIN runtime\n") + len("    // BEGIN runtime\n"):text.index("    // END runtime")]
-    out, keep = [], True
-    for line in body.splitlines():
-        m = re.match(r"\s*// @kernel (\w+)$", line)
-        if m:
-            keep = m.group(1) in sections or m.group(1) == "core"
-            continue
-        if line.strip() == "// @end":
-            keep = True
-            continue
-        if keep:
-            out.append(("    " + line) if line else "")
-    return "\n".join(re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n").splitlines())
+def runtime_source(names: set) -> str:
+    """The Runtime.java blocks ``names`` (and what they need), indented for nesting in the model class."""
+    text = common.runtime_source([HERE / "Runtime.java"], names, NAME)
+    return "\n".join(("    " + line) if line else "" for line in re.sub(r"\n{3,}", "\n\n", text).splitlines())
 
 
 def _lits(array) -> list[str]:
@@ -166,9 +153,8 @@ class _Gen:
     # -- the file -----------------------------------------------------------------------------------------------
     def source(self) -> str:
         p, cls, sp = self.plan, self.cls, self.stream
-        sections = {SECTIONS.get(k, k) for k in p.kernels if k != "reshape"}
-        if not isinstance(sp, str):
-            sections.add("stream")
+        # activations are codes in core's switch: no act_ blocks
+        sections = {n for n in common.runtime_names(p, not isinstance(sp, str)) if not n.startswith("act_")}
         n_in, n_out = p.buffers[p.input].size, p.buffers[p.output].size
         out = [(f"/* {cls}.java: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) "
                "exported by kerasless"),
