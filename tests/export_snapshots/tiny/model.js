@@ -130,6 +130,20 @@ function klApplyMask(x, mask, rows, features, y) {
   for (let r = 0; r < rows; r++) for (let f = 0; f < features; f++) y[r * features + f] = x[r * features + f] * mask[r];
 }
 
+// Max abs difference of y to the expected values; Infinity when NaN or inf positions (or signs) differ.
+function klMaxDiff(y, want) {
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) {
+    const a = y[i], b = want[i];
+    if (Number.isNaN(a) || Number.isNaN(b)) {
+      if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity;
+    } else if (a !== b) {
+      diff = Math.max(diff, Math.abs(a - b));
+    }
+  }
+  return diff;
+}
+
 // ---- weights (Keras layout, row-major, float32) ----
 let W0 = null, W1 = null, W2 = null, W3 = null, W4 = null;
 let P = null; // recurrent call parameters, bound with the weights
@@ -254,12 +268,6 @@ export function selfTest() {
   } finally {
     resetStates();
   }
-  let diff = 0;
-  for (let i = 0; i < TEST_Y.length; i++) {
-    const a = y[i], b = TEST_Y[i];
-    if (Number.isNaN(a) || Number.isNaN(b)) { if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity; }
-    else if (a !== b) diff = Math.max(diff, Math.abs(a - b));
-  }
-  return diff;
+  return klMaxDiff(y, TEST_Y);
 }
 

@@ -139,7 +139,7 @@ class _Gen:
     # -- the module -------------------------------------------------------------------------------------------
     def module(self) -> str:
         p, n = self.plan, self.name
-        blocks = common.runtime_names(p)
+        blocks = common.runtime_names(p) | {"max_diff"} | ({"load_blob"} if self.weights_file else set())
         in_shape, out_shape = list(p.input_shape), list(p.output_shape)
         token = f"; token ids in [0, {p.input_vocab}) as float values" if p.input_vocab else ""
         usage = ("await load(); " if self.weights_file else "")
@@ -187,28 +187,8 @@ class _Gen:
                     " *  a path or file: URL in Node (fs), a URL in browsers (fetch). Defaults to the file beside this",
                     " *  module. Must complete before predict(). */",
                     "export async function load(source) {",
-                    f"  const src = source ?? new URL(\"./{self.name}.weights.bin\", import.meta.url);",
-                    "  let bytes;",
-                    ("  const isNode = typeof process !== \"undefined\" && process.versions != null && "
-                    "process.versions.node != null;"),
-                    "  if (isNode && !/^(https?|data|blob):/.test(String(src))) {",
-                    "    const fs = await import(\"node:fs/promises\");",
-                    "    const { fileURLToPath } = await import(\"node:url\");",
-                    "    const path = String(src).startsWith(\"file:\") ? fileURLToPath(String(src)) : String(src);",
-                    "    const buf = await fs.readFile(path);",
-                    "    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);",
-                    "  } else {",
-                    "    const res = await fetch(src);",
-                    "    if (!res.ok) throw new Error(`load: fetching ${src} failed: HTTP ${res.status}`);",
-                    "    bytes = new Uint8Array(await res.arrayBuffer());",
-                    "  }",
-                    "  if (bytes.byteLength !== WEIGHTS_FLOATS * 4) {",
-                    "    throw new Error(`load: ${src} has ${bytes.byteLength} bytes, expected ${WEIGHTS_FLOATS * 4}`);",
-                    "  }",
-                    "  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);",
-                    "  const blob = new Float32Array(WEIGHTS_FLOATS);",
-                    "  for (let i = 0; i < WEIGHTS_FLOATS; i++) blob[i] = view.getFloat32(4 * i, true);",
-                    "  bind(blob);", "}", ""]
+                    f"  bind(await klLoadBlob(source ?? new URL(\"./{self.name}.weights.bin\", import.meta.url), "
+                    "WEIGHTS_FLOATS));", "}", ""]
         else:
             flat = np.concatenate([w.ravel() for w in p.weights.values()]) if p.weights else np.zeros(0, np.float32)
             out += ["const WEIGHTS = new Float32Array([", _floats(flat), "]);", "bind(WEIGHTS);", "",
@@ -295,10 +275,7 @@ class _Gen:
                 " *  the states of a stateful model. */",
                 "export function selfTest() {", "  resetStates();", "  let y;", "  try {",
                 "    y = predict(TEST_X, TEST_BATCH);", "  } catch (e) {", "    return Infinity;", "  } finally {",
-                "    resetStates();", "  }", "  let diff = 0;", "  for (let i = 0; i < TEST_Y.length; i++) {",
-                "    const a = y[i], b = TEST_Y[i];",
-                "    if (Number.isNaN(a) || Number.isNaN(b)) { if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity; }",
-                "    else if (a !== b) diff = Math.max(diff, Math.abs(a - b));", "  }", "  return diff;", "}", ""]
+                "    resetStates();", "  }", "  return klMaxDiff(y, TEST_Y);", "}", ""]
 
     def dts(self) -> str:
         p, n = self.plan, self.name
