@@ -385,6 +385,34 @@ final class Runtime {
         for (int b = 0; b < batch; ++b)
             for (int k = 0; k < n; ++k) System.arraycopy(x, b * features, y, (b * n + k) * features, features);
     }
+    //@block max_diff
+    /** Max abs difference of y to the expected values; +Infinity when NaN or inf positions (or signs) differ. */
+    static float maxDiff(float[] y, float[] want) {
+        float diff = 0.0f;
+        for (int i = 0; i < want.length; ++i) {
+            final boolean a = Float.isNaN(y[i]), b = Float.isNaN(want[i]);
+            if (a || b) {
+                if (a != b) return Float.POSITIVE_INFINITY;
+            } else if (Float.isInfinite(y[i]) || Float.isInfinite(want[i])) {
+                if (y[i] != want[i]) return Float.POSITIVE_INFINITY;
+            } else if (Math.abs(y[i] - want[i]) > diff) {
+                diff = Math.abs(y[i] - want[i]);
+            }
+        }
+        return diff;
+    }
+
+    //@block load_blob
+    /** Exactly `floats` little-endian float32 from the file at `path`. */
+    static float[] loadBlob(String path, int floats) throws java.io.IOException {
+        final byte[] bytes = java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path));
+        if (bytes.length != 4 * floats)
+            throw new java.io.IOException(path + ": expected " + 4 * floats + " bytes, got " + bytes.length);
+        final float[] a = new float[floats];
+        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+        return a;
+    }
+
     //@block lstm needs recurrent
     //@block gru needs recurrent
     //@block simple_rnn needs recurrent

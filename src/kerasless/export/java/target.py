@@ -155,6 +155,7 @@ class _Gen:
         p, cls, sp = self.plan, self.cls, self.stream
         # activations are codes in core's switch: no act_ blocks
         sections = {n for n in common.runtime_names(p, not isinstance(sp, str)) if not n.startswith("act_")}
+        sections |= {"max_diff"} | ({"load_blob"} if self.weights_file else set())
         n_in, n_out = p.buffers[p.input].size, p.buffers[p.output].size
         out = [(f"/* {cls}.java: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) "
                "exported by kerasless"),
@@ -252,12 +253,7 @@ class _Gen:
                 "        final float[] y, want = testy();", "        try {", "            resetStates();",
                 f"            y = predict(testx(), {p.test_x.shape[0]});", "        } catch (RuntimeException e) {",
                 "            return Float.POSITIVE_INFINITY;", "        } finally {", "            resetStates();",
-                "        }", "        float diff = 0.0f;", "        for (int i = 0; i < want.length; ++i) {",
-                "            final boolean a = Float.isNaN(y[i]), b = Float.isNaN(want[i]);",
-                "            if (a || b) {", "                if (a != b) return Float.POSITIVE_INFINITY;",
-                "            } else if (Math.abs(y[i] - want[i]) > diff) {",
-                "                diff = Math.abs(y[i] - want[i]);", "            }", "        }", "        return diff;",
-                "    }", ""]
+                "        }", "        return Rt.maxDiff(y, want);", "    }", ""]
         return out
 
     def loader(self) -> list[str]:
@@ -265,13 +261,7 @@ class _Gen:
             return []
         return [f"    /** Load {self.cls}.weights.bin (little-endian float32, see {self.cls}.weights.json). */",
                 "    public static synchronized void loadWeights(String path) throws java.io.IOException {",
-                "        final byte[] bytes = java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path));",
-                "        if (bytes.length != 4 * WEIGHT_FLOATS)",
-                ("            throw new java.io.IOException(path + \": expected \" + 4 * WEIGHT_FLOATS + \" bytes, got \" "
-                "+ bytes.length);"),
-                "        final float[] a = new float[WEIGHT_FLOATS];",
-                "        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);",
-                "        w = a;", "    }", ""]
+                "        w = Rt.loadBlob(path, WEIGHT_FLOATS);", "    }", ""]
 
     def stream_class(self) -> list[str]:
         sp = self.stream
