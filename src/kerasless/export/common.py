@@ -38,8 +38,8 @@ def runtime_blocks(*paths: Path) -> dict[str, tuple[list[str], str]]:
     return blocks
 
 
-def runtime_source(paths, names, target: str) -> str:
-    """The blocks ``names`` and every block they need, in file order, joined by blank lines."""
+def runtime_source(paths, names, target: str, sep: str = "\n\n") -> str:
+    """The blocks ``names`` and every block they need, in file order, joined by ``sep`` (a blank line)."""
     blocks = runtime_blocks(*paths)
     todo, seen = list(names), set()
     while todo:
@@ -49,7 +49,7 @@ def runtime_source(paths, names, target: str) -> str:
                 raise ExportError(f"target {target!r}: the runtime has no block {n!r}")
             seen.add(n)
             todo += blocks[n][0]
-    return "\n\n".join(blocks[n][1] for n in blocks if n in seen)
+    return sep.join(blocks[n][1].strip("\n") for n in blocks if n in seen)
 
 
 def runtime_names(plan: Plan, stream: bool = False) -> set[str]:
