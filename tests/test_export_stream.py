@@ -166,7 +166,7 @@ def test_c_stream_matches_kerasless_stream(tmp_path, cases):
 @pytest.mark.skipif(not HAVE_JAVA, reason="no JDK")
 def test_java_stream_matches_kerasless_stream(tmp_path, cases):
     sources, jobs, specs = [], [], {}
-    for i, (cid, (model, plan, xs)) in enumerate(cases.items()):
+    for i, (cid, (_model, plan, xs)) in enumerate(cases.items()):
         sp = stream_plan(plan)
         pkg = f"s{i}"
         sources += java_target.write(plan, tmp_path / "src", "model", package=pkg)[:1]
@@ -175,7 +175,7 @@ def test_java_stream_matches_kerasless_stream(tmp_path, cases):
         specs[cid] = (pkg, sp)
     java_target.javac(sources, tmp_path / "classes", jobs=2)
     java_target.java(tmp_path / "classes", jobs)
-    for cid, (model, plan, xs) in cases.items():
+    for cid, (model, _plan, xs) in cases.items():
         pkg, sp = specs[cid]
         got, _ = java_target.stream_output(sp.step_out, xs, (tmp_path / f"{pkg}.out").read_bytes())
         assert_close(got, _reference(model, xs), TOL, f"java-stream/{cid}")
