@@ -20,9 +20,12 @@ $(VENV)/.test: $(VENV)/.base
 	touch $@
 
 # Toolchains the end-to-end tests run generated code with (Debian packages; never a downloaded browser):
-# headless Chromium (HTML report, web export), a JDK (javac --release 8), Node.js (JS export), a C compiler.
+# headless Chromium (HTML report, web export), a JDK (javac --release 8), Node.js (JS export), C compilers (gcc and
+# clang: the C export must build clean with both) and CMake (the C export's CMakeLists.txt). Swift is not a Debian
+# package: install it from swift.org (the Swift export tests skip without it).
 APT_NEEDS = $(if $(shell command -v chromium),,chromium) $(if $(shell command -v javac),,default-jdk-headless) \
-            $(if $(shell command -v node),,nodejs) $(if $(shell command -v cc),,gcc)
+            $(if $(shell command -v node),,nodejs) $(if $(shell command -v cc),,gcc) \
+            $(if $(shell command -v clang),,clang) $(if $(shell command -v cmake),,cmake)
 toolchains:
 	@if [ -n "$(strip $(APT_NEEDS))" ]; then \
 		(apt-get update -q && apt-get install -y -q $(APT_NEEDS)) || echo "could not install: $(APT_NEEDS) (their tests will skip)"; fi

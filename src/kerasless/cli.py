@@ -7,6 +7,7 @@ import sys
 
 from . import __version__, load
 from .errors import InputError, KeraslessError
+from .export_targets import TARGETS as EXPORT_TARGETS
 from .serve.options import CLI_ARGUMENTS as SERVE_ARGUMENTS
 
 
@@ -125,13 +126,11 @@ def _row(text):
 
 
 def _target(text):
-    from .export import TARGETS
-
-    if text not in TARGETS:
+    if text not in EXPORT_TARGETS:
         raise argparse.ArgumentTypeError(
-            f"unknown target {text!r}; the targets are {', '.join(TARGETS)}. For another platform (Swift, Kotlin, "
+            f"unknown target {text!r}; the targets are {', '.join(EXPORT_TARGETS)}. For another platform (Kotlin, "
             "Rust, Go, C#, an MCU...) use --target c: C99 with no allocation, callable from any language with a "
-            "C FFI (the README shows Swift and Android)")
+            "C FFI")
     return text
 
 
@@ -175,10 +174,10 @@ COMMANDS = {
         (("--row",), {"type": _row, "default": "0", "metavar": "N|all",
                       "help": "with --plot: the batch row to draw, or all (the first 4)"}),
     ]),
-    "export": (_export, "write standalone C / JavaScript / Java / NumPy / web code that reproduces predict", [
+    "export": (_export, "write standalone code that reproduces predict: " + ", ".join(EXPORT_TARGETS), [
         MODEL,
         (("--target",), {"required": True, "type": _target, "metavar": "TARGET",
-                         "help": "c, js, java, numpy or web (c for any other platform: a C99 file any FFI can call)"}),
+                         "help": "; ".join(f"{k}: {d}" for k, (_, d) in EXPORT_TARGETS.items())}),
         (("--out",), {"required": True, "metavar": "DIR", "type": _out_dir, "help": "the folder to write"}),
         (("--name",), {"default": "model", "help": "base name of the generated files and symbols"}),
         (("--verify",), {"type": _non_negative(int), "default": 0, "metavar": "N",
@@ -186,6 +185,8 @@ COMMANDS = {
         (("--weights-file",), {"action": "store_true",
                                "help": "write weights to a binary file + JSON manifest instead of source literals "
                                        "(numpy always writes an .npz)"}),
+        (("--package",), {"metavar": "PKG", "default": None,
+                          "help": "java: the package (e.g. com.example.ml): declaration and folders"}),
         (("--input-shape",), {"metavar": "DIMS", "default": None,
                               "help": "per-sample input shape for models with None dims, e.g. 40,60"}),
     ]),
