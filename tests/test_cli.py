@@ -223,7 +223,7 @@ def test_help_shows_defaults(command, defaults, capsys):
     (["generate", "--length", "-5"], "argument --length: must be >= 0, got -5"),
     (["generate", "--temperature", "-1"], "argument --temperature: must be >= 0, got -1"),
     (["predict", str(FIX / "model.keras"), str(FIX / "x.npy"), "--batch-size", "0"], "must be >= 1"),
-    (["export", str(FIX / "model.keras"), "--target", "swift", "--out", "d"], "unknown target 'swift'; the targets"),
+    (["export", str(FIX / "model.keras"), "--target", "cobol", "--out", "d"], "unknown target 'cobol'; the targets"),
 ])
 def test_arguments_validated_before_any_output(argv, message):
     proc = subprocess.run([sys.executable, "-m", "kerasless", *argv], capture_output=True, text=True)

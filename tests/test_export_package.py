@@ -3,6 +3,7 @@ covers it), every folder holding Python is a package, and the registry, the CLI 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -32,4 +33,7 @@ def test_targets_come_from_one_registry():
     assert all(kerasless.export.TARGETS[k].NAME == k for k in TARGETS)
     export_cmd = build_parser()._subparsers._group_actions[0].choices["export"]
     target_arg = next(a for a in export_cmd._actions if a.dest == "target")
-    assert list(target_arg.choices) == list(TARGETS)
+    assert all(target_arg.type(k) == k for k in TARGETS)  # the CLI accepts exactly the registry's targets
+    with pytest.raises(argparse.ArgumentTypeError, match=", ".join(TARGETS)):
+        target_arg.type("cobol")
+    assert all(k in target_arg.help for k in TARGETS)
