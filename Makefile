@@ -36,8 +36,9 @@ docs:   ## regenerate the generated tables in docs/weight-layouts.md
 demo: $(VENV)/.base
 	$(VENV)/bin/kerasless demo
 
-test: $(VENV)/.test toolchains
-	$(PY) -m pytest -q
+test: $(VENV)/.test toolchains   ## ruff, then every test (the slowest are listed at the end)
+	$(VENV)/bin/ruff check src tests bench
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 	$(PY) -m pytest -q -m "not keras"

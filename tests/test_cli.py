@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_close
 
 import kerasless
-from helpers import assert_close
 from kerasless.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "lstm_basic" / "k3"

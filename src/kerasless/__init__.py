@@ -8,8 +8,15 @@ Example:
 
 from __future__ import annotations
 
-from .errors import (InputError, KeraslessError, ModelFileError, UnsafeModelError, UnsupportedLayerError,
-                     UnsupportedOptionError, WeightsError)
+from .errors import (
+    InputError,
+    KeraslessError,
+    ModelFileError,
+    UnsafeModelError,
+    UnsupportedLayerError,
+    UnsupportedOptionError,
+    WeightsError,
+)
 from .graph import Model
 from .io import read_file, read_live
 
