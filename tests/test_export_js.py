@@ -46,9 +46,6 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js >= 18) is no
 STREAM_CASES = ["b-lstm_mask_seq_softmax", "b-embedding_mask_lstm_dense", "b-mask_stacked_zero_out_seq",
                 "b-simple_rnn_zero_out_mask", "b-gru_reset_before_k2", "b-stateful_lstm", "b-td_dense",
                 "b-noop_layers", "b-act_gelu"]
-# kerasless.stream accepts TimeDistributed(Dense) but its step() passes a (batch, features) step to
-# TimeDistributed.call, which expects a time axis (ValueError): the JS stream is checked against predict there
-PY_STREAM_BROKEN = {"b-td_dense"}
 # models run again with --weights-file (the .bin loaded through load(path) or load() beside the module)
 WEIGHTS_CASES = ["b-lstm_mask_seq_softmax", "b-stateful_lstm", "b-bidir_concat_seq_mask", "b-shape_ops",
                  "b-embedding_gru"]
@@ -133,10 +130,7 @@ def test_js_stream_matches_kerasless_stream(js_session, case_id):
     assert status == 0, blob[4:4 + status].decode()
     steps = x.shape[1]
     seq_out = c.plan.output_shape[0] == steps and not c.plan.fixed_batch  # return_sequences to the end
-    if case_id in PY_STREAM_BROKEN:  # kerasless.stream itself fails here: compare with predict only
-        want = c.expected[0]
-    else:
-        want = _stream_reference(c.model, x)
+    want = _stream_reference(c.model, x)
     got = np.frombuffer(blob, "<f4", want.size, 4).reshape(want.shape)
     assert len(blob) >= 4 + 4 * want.size + 4  # (stateful cases hold more batches: the first is checked)
     compare([got], [want], f"js-stream/{case_id}")

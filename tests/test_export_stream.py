@@ -91,12 +91,7 @@ def _case(case_id):
 
 
 def _reference(model, xs):
-    """kerasless model.stream(batch_size=1), one sequence at a time: (n_seqs, steps, step_out).
-    kerasless Stream.step cannot run TimeDistributed(Dense) yet (it reshapes the single step as if it had a time
-    axis); that model's output is per timestep, so predict gives the same reference."""
-    if any(layer.class_name == "TimeDistributed" for layer in model.layers):
-        y = np.asarray(model.predict(xs), np.float32)
-        return y.reshape(xs.shape[0], xs.shape[1], -1)
+    """kerasless model.stream(batch_size=1), one sequence at a time: (n_seqs, steps, step_out)."""
     out = []
     for seq in xs:
         s = model.stream(batch_size=1)

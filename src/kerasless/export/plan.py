@@ -153,6 +153,7 @@ class Plan:
     input_mask_value: float | None = None  # a Masking layer reads the input directly
     test_x: np.ndarray | None = None  # one test vector: predict(test_x) == test_y from a fresh state
     test_y: np.ndarray | None = None
+    vocab: object = None  # the model's character vocabulary (text.Vocab) when it has one (the web page uses it)
 
     @property
     def input_shape(self) -> tuple:
@@ -289,8 +290,8 @@ def _recurrent(b, layer, x, seqs=1):
         params["recurrent_activation"] = layer.recurrent_activation
     if kernel == "gru":
         params["reset_after"] = bool(layer.reset_after)
-        if getattr(layer.params, "recurrent_bias", None) is not None:
-            ws["br"] = b.weight(f"{layer.name}/recurrent_bias", layer.params.recurrent_bias)
+        if layer.recurrent_bias is not None:
+            ws["br"] = b.weight(f"{layer.name}/recurrent_bias", layer.recurrent_bias)
     params.update(go_backwards=bool(layer.go_backwards), return_sequences=bool(layer.return_sequences),
                   zero_output_for_mask=bool(layer.zero_output_for_mask), gates=gates, states=layer.LAYOUT.states)
     state = None
@@ -360,7 +361,7 @@ def _embedding(b, layer, x):
 def _masking(b, layer, x):
     if len(x.shape) != 2:
         b.fail(layer, f"Masking needs a (batch, steps, features) input, got (batch, *{x.shape})")
-    value = float(np.float32(layer.config.get("mask_value", 0.0)))
+    value = float(layer.mask_value)
     if b.is_input(x):
         b.input_mask_value = value
     steps, feats = x.shape
@@ -380,7 +381,7 @@ def _reshape(b, layer, x):
 
 
 def _repeat(b, layer, x):
-    n = layer.config["n"]
+    n = layer.n
     if len(x.shape) != 1:
         b.fail(layer, f"RepeatVector needs a (batch, features) input, got (batch, *{x.shape})")
     shape = (n, x.shape[0])
@@ -467,4 +468,16 @@ def build_plan(model, target: str = "any", input_shape=None, test_batch: int = 2
                 fixed_batch=b.fixed_batch, input_vocab=b.input_vocab, input_mask_value=b.input_mask_value)
     plan.test_x = sample_inputs(plan, plan.fixed_batch or test_batch, np.random.default_rng(seed))
     plan.test_y = reference_outputs(model, [plan.test_x])[0]
+    plan.vocab = _vocab(model)
     return plan
+
+
+def _vocab(model):
+    """The model's vocabulary (a .keras asset or a .vocab.json beside the file), or None."""
+    from ..errors import KeraslessError
+    from ..text import find_vocab
+
+    try:
+        return find_vocab(model)
+    except (KeraslessError, OSError, ValueError):
+        return None

@@ -59,8 +59,12 @@ class MaskingLayer(Layer):
 
     OPTIONS = {"mask_value": lambda v: isinstance(v, (int, float))}
 
+    def __init__(self, spec, ctx):
+        super().__init__(spec, ctx)
+        self.mask_value = np.float32(self.config.get("mask_value", 0.0))
+
     def compute_mask(self, x, mask):
-        return np.any(x != np.float32(self.config.get("mask_value", 0.0)), axis=-1)
+        return np.any(x != self.mask_value, axis=-1)
 
     def call(self, x, mask=None):
         keep = self.compute_mask(x, None)
@@ -119,11 +123,15 @@ class RepeatVectorLayer(Layer):
     OPTIONS = {"n": positive_int}
     supports_masking = False
 
+    def __init__(self, spec, ctx):
+        super().__init__(spec, ctx)
+        self.n = self.config["n"]
+
     def output_shape(self, input_shape):
-        return (input_shape[0], self.config["n"], *input_shape[1:])
+        return (input_shape[0], self.n, *input_shape[1:])
 
     def call(self, x, mask=None):
-        return np.repeat(x[:, None], self.config["n"], axis=1)
+        return np.repeat(x[:, None], self.n, axis=1)
 
 
 class PermuteLayer(Layer):

@@ -57,11 +57,13 @@ class GRULayer(RecurrentLayer):
         U = self.weights[1]
         bias = self.weights[2] if self.use_bias else None
         self.input_bias = None if bias is None else (bias[0] if self.reset_after else bias)
+        # reset_after: the bias row added to h·U inside the reset gate's product (GRU_BIAS_ROWS' "br")
+        self.recurrent_bias = bias[1] if (bias is not None and self.reset_after) else None
         blocks = LAYOUT.split(U, u)
         self.params = SimpleNamespace(
             units=u, reset_after=self.reset_after, U=U,
             U_zr=np.concatenate([blocks["z"], blocks["r"]], axis=-1), U_h=np.ascontiguousarray(blocks["h"]),
-            recurrent_bias=bias[1] if (bias is not None and self.reset_after) else None,
+            recurrent_bias=self.recurrent_bias,
             a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
         )
         p = self.params

@@ -29,16 +29,8 @@ PAGE_JS = HERE / "page.js"
 
 def char_vocab(plan: Plan):
     """The model's Vocab when it is a character model (vocabulary found, sizes fit), else None."""
-    from ... import load
-    from ...errors import KeraslessError
-    from ...text import find_vocab
-
-    source = Path(plan.source) if plan.source else None
-    if source is None or not source.is_file():
-        return None
-    try:
-        vocab = find_vocab(load(source))
-    except (KeraslessError, OSError, ValueError):
+    vocab = plan.vocab
+    if vocab is None:
         return None
     n = len(vocab.chars)
     want_in = (vocab.maxlen, n) if vocab.input == "onehot" else (vocab.maxlen,)
