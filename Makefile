@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-deps docs toolchains clean
+.PHONY: demo test test-fast fuzz fixtures bench bench-quick bench-export bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: $(VENV)/.test toolchains
 
 test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 	$(PY) -m pytest -q -m "not keras"
+
+fuzz: $(VENV)/.test   ## >= 10,000 malformed files and bad inputs (tests/fuzz): family x outcome table, fuzz-report.json
+	PYTHONPATH=tests $(PY) -m fuzz --cases 10000 --report fuzz-report.json
 
 fixtures: $(VENV)/.test   ## regenerate tests/fixtures with Keras (commit the result)
 	$(PY) tests/make_fixtures.py
