@@ -5,7 +5,6 @@ the file, executed payload or file written outside the case's directory. ``make 
 from __future__ import annotations
 
 import pytest
-
 from fuzz import runner
 
 SEED, CASES = 0, 1000

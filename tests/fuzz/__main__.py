@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", help="only these case ids (e.g. zip-00042)")
     ap.add_argument("--keep", help="keep the generated files in this directory")
     ap.add_argument("--report", default="fuzz-report.json")
+    ap.add_argument("--markdown", help="also write the distinct findings as Markdown to this file")
     args = ap.parse_args(argv)
     start = time.monotonic()
 
@@ -37,9 +38,12 @@ def main(argv=None) -> int:
                         progress=progress)
     with open(args.report, "w") as f:
         json.dump(report, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(runner.findings_markdown(report))
     print(f"\n{report['cases']} cases in {report['seconds']} s (seed {args.seed}); report: {args.report}\n")
     print(runner.format_table(report))
-    bad = [g for g in report["findings"]]
+    bad = report["findings"]
     if bad:
         print(f"\n{sum(g['count'] for g in bad)} findings, {len(bad)} distinct:")
         print(runner.format_findings(report))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 import random
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ def _load(d: Path, stem: str):
     return [np.load(p) for p in sorted(parts, key=lambda p: int(p.stem[len(stem) + 1:]))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def fixtures(kind: str | None = None) -> tuple[Fixture, ...]:
     found = [Fixture(p) for p in sorted(FIXTURES.glob("*/*/model.*")) if not p.parent.parent.name.startswith("_")]
     return tuple(f for f in found if kind is None or f.kind == kind)

@@ -10,7 +10,7 @@ import marshal
 import os
 import zipfile
 import zlib
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -160,7 +160,7 @@ def _only_one_header(data: bytes, victim: str, src: bytes, entries, where: str) 
     return bytes(b)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zero_crc(n: int) -> int:
     crc, block = 0, bytes(1 << 24)
     for _ in range(n >> 24):

@@ -30,15 +30,17 @@ def generate(ctx: Ctx) -> dict:
     rng = ctx.rng
     op = rng.choices(list(OPS), [w for w, _, _ in OPS.values()])[0]
     _, expect, compare = OPS[op]
-    fx = rng.choice(fixtures("keras") if rng.random() < 0.5 else fixtures("h5"))
-    src = fx.path.read_bytes()
-    image = dict(m.read_entries(src))["model.weights.h5"] if fx.kind == "keras" else src
-    notes: list[str] = []
-    edit = _edit(op, ctx, notes)
-    if op == "userblock":
-        image = _with_userblock(image)
-    else:
-        image = m.rewrite_h5(image, edit)
+    while True:  # a fixture with weights (a model of Dot/Reshape layers stores none)
+        fx = rng.choice(fixtures("keras") if rng.random() < 0.5 else fixtures("h5"))
+        src = fx.path.read_bytes()
+        image = dict(m.read_entries(src))["model.weights.h5"] if fx.kind == "keras" else src
+        notes: list[str] = []
+        if op == "userblock":
+            image = _with_userblock(image)
+            break
+        image = m.rewrite_h5(image, _edit(op, ctx, notes))
+        if notes:
+            break
     data = m.rezip(src, {"model.weights.h5": image}) if fx.kind == "keras" else image
     where = "model.weights.h5" if fx.kind == "keras" else "h5"
     return ctx.case(fx, f"{op} ({where}) {' '.join(notes)}".strip(), data, expect=expect,
@@ -148,9 +150,7 @@ def _edit(op: str, ctx: Ctx, notes: list):
             value = g.attrs.get("model_config")
             kind = rng.choice(["int", "float-array", "fixed-bytes", "vlen-bytes", "empty"])
             notes.append(f"model_config as {kind}")
-            if key != "model_config":
-                g.attrs["model_config"] = 5
-            elif kind == "int":
+            if key != "model_config" or kind == "int":
                 g.attrs["model_config"] = 5
             elif kind == "float-array":
                 g.attrs["model_config"] = np.arange(4, dtype=np.float32)

@@ -12,9 +12,9 @@ from .corpus import Ctx, fixtures
 OPS = {
     "float64": (4, "result", "y"), "fortran": (3, "result", "y"), "strided": (3, "result", "y"),
     "readonly": (2, "result", "y"), "concat": (4, "result", "y"), "batch-size": (4, "result", "y"),
-    "bad-batch-size": (3, "refuse", None), "dict": (3, "any", "y"), "sequence": (3, "any", "y"),
+    "bad-batch-size": (3, "refuse", None), "dict": (3, "result", "y"), "sequence": (3, "result", "y"),
     "nonfinite": (6, "result", "y"), "nan-random": (8, "result", "numpy"), "extreme": (8, "result", "numpy"),
-    "int": (6, "result", "numpy"), "float16": (3, "result", "numpy"), "object-float": (2, "any", "numpy"),
+    "int": (6, "result", "numpy"), "float16": (3, "result", "numpy"), "object-float": (2, "refuse", None),
     "str": (2, "refuse", None), "object-none": (2, "refuse", None), "complex": (1, "any", None),
     "wrong-features": (5, "refuse", None), "wrong-timesteps": (3, "any", None), "rank-leading": (3, "refuse", None),
     "rank-trailing": (3, "any", "y"), "rank-minus": (3, "any", None), "empty": (3, "refuse", None),

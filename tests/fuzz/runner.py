@@ -30,15 +30,9 @@ OUTCOMES = GOOD + BAD + ("harness",)
 class Worker:
     def __init__(self, run_dir: Path, n: int, mem: int, env: dict):
         self.err_path = run_dir / f"worker-{n}.err"
-        self.err = open(self.err_path, "ab")
-
-        def limit():  # in the child, before exec: a hard memory cap, no core files
-            import resource
-            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-        self.proc = subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, env=env, preexec_fn=limit, start_new_session=True)
+        self.err = open(self.err_path, "ab")  # noqa: SIM115 - the worker's stderr for its whole life
+        self.proc = subprocess.Popen([sys.executable, WORKER, str(mem)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err, env=env, start_new_session=True)
         self.buf, self.case, self.deadline, self.err_at = b"", None, 0.0, 0
 
     def send(self, case: dict, timeout: float) -> None:
@@ -235,3 +229,17 @@ def format_findings(report: dict, limit: int = 40) -> str:
     if out:
         out.append(f"reproduce one: PYTHONPATH=src:tests python -m fuzz --seed {seed} --only <id> --keep /tmp/case")
     return "\n".join(out)
+
+
+def findings_markdown(report: dict) -> str:
+    """The distinct findings as a Markdown list (FINDINGS.md), each with a regenerating command."""
+    seed = report["seed"]
+    out = [f"{report['cases']} cases, seed {seed}, {report['seconds']} s.", "", "```", format_table(report), "```", ""]
+    for g in report["findings"]:
+        first = g["examples"][0].split(" ")[0] if g["examples"] else "?"
+        out.append(f"- **{g['outcome']}** x{g['count']} — `{g['etype'] or '-'}` at `{g['where'] or '?'}`: "
+                   f"{(g['message'] or g['detail'])[:220]!r}".replace("\n", " "))
+        for e in g["examples"][:3]:
+            out.append(f"  - `{e}`")
+        out.append(f"  - reproduce: `PYTHONPATH=src:tests python -m fuzz --seed {seed} --only {first} --keep /tmp/case`")
+    return "\n".join(out) + "\n"

@@ -25,6 +25,11 @@ TOL = 1e-5
 
 
 def main() -> None:
+    import resource
+
+    mem = int(sys.argv[1])  # a hard cap (the isolated h5py child cannot raise it either), no core files
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed by the code under test goes to the stderr file
     faulthandler.enable(sys.stderr)
