@@ -35,6 +35,16 @@ class Fixture:
     def y(self):
         return _load(self.dir, "y0" if self.stateful else "y")
 
+    @property
+    def embeds(self) -> bool:
+        """Has an Embedding: inputs are token ids, and Keras (tf.gather) rejects ids out of range or NaN."""
+        import zipfile
+
+        if self.kind == "keras":
+            with zipfile.ZipFile(self.path) as z:
+                return b'"Embedding"' in z.read("config.json")
+        return b"Embedding" in self.path.read_bytes()
+
     def nonfinite(self):
         if not list(self.dir.glob("x_nonfinite*.npy")):
             return None

@@ -42,7 +42,7 @@ def h5_bytes(ctx: Ctx) -> dict:
 # -- zip damage ---------------------------------------------------------------------------------------------------
 ZIP_OPS = {"recompress": 8, "method-id": 8, "encrypted": 6, "version": 5, "bomb": 6, "lying-bomb": 4,
            "traversal": 8, "duplicate": 7, "truncate": 8, "damage-cd": 10, "damage-local": 8, "eocd": 8,
-           "prefix": 4, "nested-zip": 2, "huge-extra": 3, "crc": 4}
+           "prefix": 4, "nested-zip": 2, "huge-extra": 3, "crc": 4, "npz": 8}
 
 
 def zip_damage(ctx: Ctx) -> dict:
@@ -117,6 +117,8 @@ def zip_damage(ctx: Ctx) -> dict:
     if op == "crc":
         out = [m.Entry(n, d, crc=rng.randrange(1 << 32) if n == victim else None) for n, d in entries]
         return ctx.case(fx, f"wrong CRC-32 on {victim}", m.write_zip(out), expect="refuse")
+    if op == "npz":
+        return _npz(ctx, fx, src)
     if op == "nested-zip":
         return ctx.case(fx, "model.weights.h5 is itself a zip", m.rezip(src, {"model.weights.h5": src}),
                         expect="refuse")
@@ -140,6 +142,44 @@ def zip_damage(ctx: Ctx) -> dict:
         pos = rng.randrange(*region)
         data[pos] = rng.choice([0, 0xFF, rng.randrange(256), data[pos] ^ (1 << rng.randrange(8))])
     return ctx.case(fx, f"{op} bytes in {region}", bytes(data), name="model.keras")
+
+
+NPZ_KINDS = ["clean", "shape-lie", "unicode", "object", "fortran", "truncated", "bad-magic", "header-junk",
+             "big-endian", "float64", "deflated"]
+
+
+def _npz(ctx: Ctx, fx, src: bytes) -> dict:
+    """model.weights.npz (what Keras's npz weights hold: one <path>/vars/<i>.npy each) in place of the .h5."""
+    import h5py
+
+    rng = ctx.rng
+    with h5py.File(io.BytesIO(dict(m.read_entries(src))["model.weights.h5"]), "r") as f:
+        arrays = {n: f[n][()] for n in m.datasets(f)}
+    kind = rng.choice(NPZ_KINDS)
+    victim = rng.choice(sorted(arrays)) if arrays else None
+    members = []
+    for name, a in sorted(arrays.items()):
+        buf = io.BytesIO()
+        if name == victim and kind in ("unicode", "object", "fortran", "big-endian", "float64"):
+            a = {"unicode": a.astype(str), "object": a.astype(object), "fortran": np.asfortranarray(a),
+                 "big-endian": a.astype(">f4"), "float64": a.astype("<f8")}[kind]
+        np.save(buf, a, allow_pickle=True)
+        data = buf.getvalue()
+        if name == victim and kind == "shape-lie":
+            data = data.replace(str(a.shape).encode(), b"(1000000, 1000000)".ljust(len(str(a.shape))), 1)
+        elif name == victim and kind == "truncated":
+            data = data[:rng.randrange(len(data))]
+        elif name == victim and kind == "bad-magic":
+            data = b"\x93NUMPZ" + data[6:]
+        elif name == victim and kind == "header-junk":
+            data = data[:10] + b"{'descr': __import__('os').system('true'), 'shape': ()}".ljust(len(data) - 10)[
+                :len(data) - 10]
+        members.append(m.Entry(name + ".npy", data, zipfile.ZIP_DEFLATED if kind == "deflated" else 0))
+    entries = [m.Entry(n, d) for n, d in m.read_entries(src) if n != "model.weights.h5"]
+    data = m.write_zip(entries + [m.Entry("model.weights.npz", m.write_zip(members))])
+    good = kind in ("clean", "fortran", "big-endian", "float64", "deflated")
+    return ctx.case(fx, f"npz {kind} {victim or ''}".strip(), data, expect="any" if good else "refuse",
+                    ref="fixture" if good else None)
 
 
 def _only_one_header(data: bytes, victim: str, src: bytes, entries, where: str) -> bytes:

@@ -5,6 +5,7 @@ Everything here runs in the fuzz parent on the committed (trusted) fixtures; onl
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -212,7 +213,7 @@ def confuse(config: dict, rng: random.Random, n: int) -> tuple[dict, str]:
             json_set(config, path, None, delete=True)
             notes.append(f"del {'/'.join(map(str, path))}")
         else:
-            new = rng.choice(CONFUSERS)
+            new = copy.deepcopy(rng.choice(CONFUSERS))  # never share (and later mutate) one object
             json_set(config, path, new)
             notes.append(f"{'/'.join(map(str, path))}={_short(new)}")
     return config, "; ".join(notes)
