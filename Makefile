@@ -57,6 +57,7 @@ bench-deps: $(VENV)/.test bench/js/node_modules/.package-lock.json
 
 bench: bench-deps   ## kerasless vs Keras, ONNX Runtime, TFLite, TF.js; generation; exported C -> bench/results/latest.{json,png} (~11 min)
 	$(PY) bench/bench_predict.py
+	$(PY) bench/readme_table.py
 
 bench-quick: bench-deps   ## LSTM T=40, batch 1 and 1024; the sections with fewer repeats (~2 min)
 	$(PY) bench/bench_predict.py --quick

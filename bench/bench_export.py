@@ -53,7 +53,10 @@ int main(int argc, char **argv)
 def weights() -> list[np.ndarray]:
     """LSTM kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u); Dense kernel (u, classes), bias (classes)."""
     rng = np.random.default_rng(0)
-    w = lambda *s: rng.normal(0, 0.1, s).astype(np.float32)
+
+    def w(*s):
+        return rng.normal(0, 0.1, s).astype(np.float32)
+
     return [w(FEATURES, 4 * UNITS), w(UNITS, 4 * UNITS), w(4 * UNITS), w(UNITS, CLASSES), w(CLASSES)]
 
 

@@ -262,7 +262,7 @@ def main(argv=None):
                     print(fmt_row(name, r, base, diffs[name]))
                 results.append({"model": kind, "steps": steps, "batch": batch, "runtimes": rows,
                                 "max_abs_diff": diffs})
-                del tfl
+                tfl = None  # free this size's interpreter before the next
 
     # -- streaming step ----------------------------------------------------------------------------------------
     stream_rows = {}

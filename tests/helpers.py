@@ -19,7 +19,8 @@ def assert_close(actual, expected, tol: float = TOL, label: str = "") -> float:
     assert np.array_equal(np.where(inf_e, expected, 0), np.where(np.isinf(actual), actual, 0)), \
         f"{label}: inf positions or signs differ"
     finite = ~(nan_e | inf_e)
-    diff = float(np.max(np.abs(np.where(finite, actual.astype(np.float64) - expected, 0)), initial=0.0))
+    delta = actual.astype(np.float64) - np.where(finite, expected, 0)
+    diff = float(np.max(np.abs(np.where(finite, delta, 0)), initial=0.0))
     if label:
         WORST[label] = diff
     assert diff <= tol, f"{label}: max abs diff {diff:.3g} > {tol:g}"

@@ -592,6 +592,27 @@ def build_normalization(keras, rng):
     return model, normal_x(rng, 5, 3)
 
 
+@_desc("merges of inputs of different ranks: Keras inserts size-1 axes after the batch axis (base_merge)")
+def build_merge_ranks(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((1, 3)), keras.Input((4, 1, 3))
+    c, d = keras.Input((12,)), keras.Input((10, 12))
+    outs = [L.Multiply()([a, b]), L.Add()([c, d]), L.Maximum()([d, c]), L.Average()([c, d, d])]
+    return _fmodel(keras, [a, b, c, d], outs, rng, [normal_x(rng, 1, 3), normal_x(rng, 4, 1, 3), normal_x(rng, 12),
+                                                    normal_x(rng, 10, 12)])
+
+
+@_desc("BatchNormalization(axis=[2, 3]) on (5, 2, 3): statistics shaped (1, 1, 2, 3) (tf_keras only)")
+def build_batchnorm_axes(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 2, 3))
+    model = keras.Model(x, L.BatchNormalization(axis=[2, 3], epsilon=0.01)(x))
+    model.set_weights([np.abs(rng.normal(0.5, 0.5, np.shape(w))).astype(np.float32) + np.float32(0.1)
+                       if "variance" in w.name else rng.normal(0, 0.5, np.shape(w)).astype(np.float32)
+                       for w in model.weights])
+    return model, normal_x(rng, 5, 2, 3)
+
+
 @_desc("LayerNormalization(rms_scaling=True) (Keras 3 only)")
 def build_layernorm_rms(keras, rng):
     L = keras.layers
@@ -757,6 +778,8 @@ CASES = {
     "gru_state_outputs": build_gru_state_outputs,
     "two_input_concat": build_two_input_concat,
     "shared_merges": build_shared_merges,
+    "merge_ranks": build_merge_ranks,
+    "batchnorm_axes": build_batchnorm_axes,
     "dot_seq": build_dot_seq,
     "nested_sequential": build_nested_sequential,
     "bidir_none_state": build_bidir_none_state,
@@ -802,6 +825,7 @@ _K22_REASON = ("k22 (synthesized Keras 2.2.4 .h5) is only made for: "
 
 SKIP: dict = {
     "layernorm_rms": {"tfk": "tf_keras LayerNormalization has no rms_scaling option (Keras 3 only)"},
+    "batchnorm_axes": {"k3": "Keras 3 BatchNormalization takes one int axis (tf_keras only)"},
 }
 for _a in sorted(TFK_MISSING_ACTIVATIONS):
     SKIP.setdefault(f"act_{_a}", {})["tfk"] = (

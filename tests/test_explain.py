@@ -71,6 +71,14 @@ def fixture_models():
 
 
 # -- the JSON contract -------------------------------------------------------------------------------------------
+def _leaves(layer, part=None):
+    """(explain's part label, layer) of every layer holding weights under ``layer``, in get_weights() order."""
+    if not layer.parts():
+        yield part, layer
+    for prefix, child in layer.parts():
+        yield from _leaves(child, prefix or part)
+
+
 def check_contract(model):
     d = json.loads(explain(model).to_json())
     flat = [w for layer in model.layers for w in layer.weights]
@@ -81,10 +89,9 @@ def check_contract(model):
     assert d["params"] == model.count_params() == sum(a.size for a in flat)
     for info, layer in zip(d["layers"], model.layers):
         assert info["name"] == layer.name and info["params"] == layer.count_params()
-        for w in info["weights"]:
-            part = w.get("part", "")
-            sub = (layer.cells[int(part[5:])] if part.startswith("cell_") else
-                   getattr(layer, part, None) or getattr(layer, "inner", None) or layer)
+        owners = [(part, leaf) for part, leaf in _leaves(layer) for _ in leaf.weights]  # one per weight, in order
+        for w, (part, sub) in zip(info["weights"], owners, strict=True):
+            assert w.get("part") == part
             for row in sorted({b.get("row", -1) for b in w.get("blocks", [])}):
                 blocks = [b for b in w["blocks"] if b.get("row", -1) == row]
                 assert [b["gate"] for b in blocks] == ROLES[KERAS_CLASS[type(sub).__name__]]
@@ -94,7 +101,8 @@ def check_contract(model):
             assert ("blocks" in w) == hasattr(sub, "LAYOUT")
         symbols = {(w["part"] + "/" if "part" in w else "") + b["symbol"]
                    for w in info["weights"] for b in w.get("blocks", [])}
-        assert not symbols or symbols == set(gate_weights(model, layer.name))  # blocks name gate_weights' keys
+        gated = {k for k in gate_weights(model, layer.name) if "_" in k.split("/")[-1]}  # W_i, not Dense's W
+        assert symbols == gated  # blocks name gate_weights' keys
     return d
 
 
@@ -265,6 +273,25 @@ def test_trace_bidirectional_matches_merged_output():
     merged = np.concatenate([fwd["h"], bwd["h"][:, ::-1]], axis=-1) * keep
     np.testing.assert_allclose(tr.output, merged, atol=1e-6)
     np.testing.assert_array_equal(tr.output, model.predict(x))
+
+
+def test_trace_is_thread_safe():
+    """Tracing records through this thread's own call: predicts running at the same time in other threads on the
+    same model get their own answers and add nothing to the trace."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    model = rnn_model("LSTM", U, 3, 7, rng, return_sequences=True)
+    xs = [rng.normal(size=(2, 7, 3)).astype(np.float32) for _ in range(8)]
+    want = [model.predict(x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        traces = [pool.submit(trace, model, xs[0]) for _ in range(4)]
+        preds = [pool.submit(model.predict, x) for x in xs]
+        for got, ref in zip(preds, want):
+            np.testing.assert_array_equal(got.result(), ref)
+        for tr in traces:
+            assert list(tr.result()) == ["l0"]
+            np.testing.assert_array_equal(tr.result()["l0"]["h"], want[0])
 
 
 def test_trace_leaves_stateful_state_alone():

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 import kerasless.native as kn
-from kerasless.layers import fastpath, gru, lstm, simple_rnn
+from kerasless.io.spec import LayerSpec
+from kerasless.layers import Context, build_layer, fastpath, gru, lstm, simple_rnn
 from kerasless.layers.activations import ACTIVATIONS
 from kerasless.layers.recurrent import _masked_step, _step_loop, masked_step
 
-KINDS = {"lstm": (4, lstm.step), "gru": (3, gru.step), "gru_v1": (3, gru.step), "simple": (1, simple_rnn.step)}
+KINDS = {"lstm": (4, lstm.step), "gru": (3, gru.step), "gru_v1": (3, gru.step), "simple_rnn": (1, simple_rnn.step)}
 
 
 def _cell(kind, units, rng, act="tanh", ract="sigmoid"):
@@ -22,60 +23,110 @@ def _cell(kind, units, rng, act="tanh", ract="sigmoid"):
     p = SimpleNamespace(units=units, U=U, a=ACTIVATIONS[act], ra=ACTIVATIONS[ract], reset_after=kind == "gru",
                         recurrent_bias=rb, U_zr=np.ascontiguousarray(U[:, :2 * units]),
                         U_h=np.ascontiguousarray(U[:, 2 * units:]))
-    fast = fastpath.cell(kind, units, act, None if kind == "simple" else ract,
+    fast = fastpath.cell(kind, units, act, None if kind == "simple_rnn" else ract,
                          p.U_zr if kind == "gru_v1" else U, p.U_h if kind == "gru_v1" else None, rb)
     return step, p, fast
 
 
-@pytest.fixture(params=["native", "numpy"])
-def backend(request):
-    if request.param == "native" and not kn.available():
+# Which fast path runs where (everything else runs the readable step loop). Asserted below, so a path that stops
+# applying fails a test instead of silently leaving its equality test with nothing to compare.
+FUSED_NUMPY = {("lstm", "tanh", "sigmoid"), ("gru", "tanh", "sigmoid")}
+ACTS = [("tanh", "sigmoid"), ("relu", "hard_sigmoid"), ("softsign", "sigmoid")]
+
+
+def _has_fast_run(backend, kind, act, ract):
+    if backend == "native":
+        return act in fastpath.NATIVE_ACTS and ract in fastpath.NATIVE_ACTS
+    return (kind, act, ract) in FUSED_NUMPY
+
+
+FAST_RUNS = [(b, k, a, r) for b in ("native", "numpy") for k in KINDS for a, r in ACTS if _has_fast_run(b, k, a, r)]
+
+
+def _use(backend):
+    if backend == "native" and not kn.available():
         pytest.skip(f"native kernel unavailable: {kn.reason()}")
-    kn.set_backend(request.param)
-    yield request.param
-    kn.set_backend(None)
+    kn.set_backend(backend)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("backend,kind,act,ract", [(b, k, a, r) for b in ("native", "numpy") for k in KINDS
+                                                    for a, r in ACTS])
+def test_fast_run_applies_exactly_where_expected(backend, kind, act, ract):
+    _use(backend)
+    try:
+        rng = np.random.default_rng(0)
+        _, _, fast = _cell(kind, 4, rng, act, ract)
+        xp = rng.normal(0, 1, (2, 3, KINDS[kind][0] * 4)).astype(np.float32)
+        states = tuple(np.zeros((2, 4), np.float32) for _ in range(2 if kind == "lstm" else 1))
+        ran = fastpath.run_fast(fast, xp, states, None, False, False, False) is not None
+        assert ran == _has_fast_run(backend, kind, act, ract)
+    finally:
+        kn.set_backend(None)
+
+
+@pytest.mark.parametrize("backend,kind,act,ract", FAST_RUNS)
 @pytest.mark.parametrize("units,batch,steps", [(5, 1, 3), (128, 1, 12), (7, 9, 6), (20, 37, 4)])
-@pytest.mark.parametrize("act,ract", [("tanh", "sigmoid"), ("relu", "hard_sigmoid")])
-def test_fast_run_equals_step_loop(backend, kind, units, batch, steps, act, ract):
-    rng = np.random.default_rng(units * 100 + batch)
-    step, p, fast = _cell(kind, units, rng, act, ract)
-    p.a, p.ra = ACTIVATIONS[act], ACTIVATIONS[ract]
-    n = KINDS[kind][0] * units
-    xp = rng.normal(0, 1, (batch, steps, n)).astype(np.float32)
-    states = tuple(rng.normal(0, 1, (batch, units)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
-    mask = rng.random((batch, steps)) > 0.3
-    for m in (None, mask):
-        for go_backwards in (False, True):
-            for seqs in (False, True):
-                for zero in (False, True):
-                    ref, ref_states = _step_loop(step, p, xp, states, m, go_backwards, seqs, zero, None)
-                    out = fastpath.run_fast(fast, xp, states, m, go_backwards, seqs, zero)
-                    if out is None:  # no fast form for this backend/activation
-                        continue
-                    np.testing.assert_allclose(out[0], ref, atol=2e-6)
-                    for a, b in zip(out[1], ref_states):
-                        np.testing.assert_allclose(a, b, atol=2e-6)
+def test_fast_run_equals_step_loop(backend, kind, act, ract, units, batch, steps):
+    _use(backend)
+    try:
+        rng = np.random.default_rng(units * 100 + batch)
+        step, p, fast = _cell(kind, units, rng, act, ract)
+        xp = rng.normal(0, 1, (batch, steps, KINDS[kind][0] * units)).astype(np.float32)
+        states = tuple(rng.normal(0, 1, (batch, units)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
+        mask = rng.random((batch, steps)) > 0.3
+        for m in (None, mask):
+            for go_backwards in (False, True):
+                for seqs in (False, True):
+                    for zero in (False, True):
+                        ref, ref_states = _step_loop(step, p, xp, states, m, go_backwards, seqs, zero, None)
+                        out, out_states = fastpath.run_fast(fast, xp, states, m, go_backwards, seqs, zero)
+                        np.testing.assert_allclose(out, ref, atol=2e-6)
+                        for a, b in zip(out_states, ref_states):
+                            np.testing.assert_allclose(a, b, atol=2e-6)
+    finally:
+        kn.set_backend(None)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_fast_step_equals_step(backend, kind):
-    rng = np.random.default_rng(3)
-    step, p, fast = _cell(kind, 16, rng)
-    p.fast = fast
-    xp = rng.normal(0, 1, (3, KINDS[kind][0] * 16)).astype(np.float32)
-    states = tuple(rng.normal(0, 1, (3, 16)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
-    prev = rng.normal(0, 1, (3, 16)).astype(np.float32)
-    for keep in (None, np.array([True, False, True])):
-        for zero in (False, True):
-            y, new, _ = masked_step(step, p, xp, states, prev, keep, zero)
-            y_ref, new_ref, _ = _masked_step(step, p, xp, states, prev, keep, zero)
-            np.testing.assert_allclose(y, y_ref, atol=2e-6)
-            for a, b in zip(new, new_ref):
-                np.testing.assert_allclose(a, b, atol=2e-6)
-                assert a is not states[0] and a is not b
+def _stream_step(backend, kind, step, p, fast, W, bx):
+    """One streaming step as the stream runs it: the native Stepper, or masked_step (fused NumPy LSTM step)."""
+    if backend == "numpy":
+        p.fast = fast
+        return lambda x, states, prev, keep, zero: masked_step(step, p, x @ W + bx, states, prev, keep, zero)[:2]
+
+    def native_step(x, states, prev, keep, zero):
+        runner = fastpath.stepper(fastpath.cell(kind, fast.units, fast.act, fast.ract, fast.U, fast.U2, fast.rb,
+                                                W=W, bx=bx), len(x), zero)
+        for buf, s in zip(runner.states, states):
+            np.copyto(buf, s)
+        np.copyto(runner.last, prev)
+        y = runner.step(x, keep)
+        return y.copy(), tuple(s.copy() for s in runner.states)
+    return native_step
+
+
+@pytest.mark.parametrize("backend,kind", [("numpy", "lstm")] + [("native", k) for k in KINDS])
+def test_stream_step_equals_step(backend, kind):
+    """Streaming's fast step (the fused NumPy LSTM step; the C stepper for every cell) equals the readable one."""
+    _use(backend)
+    try:
+        rng = np.random.default_rng(3)
+        step, p, fast = _cell(kind, 16, rng)
+        W = rng.normal(0, 0.5, (5, KINDS[kind][0] * 16)).astype(np.float32)
+        bx = rng.normal(0, 0.5, KINDS[kind][0] * 16).astype(np.float32)
+        run = _stream_step(backend, kind, step, p, fast, W, bx)
+        x = rng.normal(0, 1, (3, 5)).astype(np.float32)
+        states = tuple(rng.normal(0, 1, (3, 16)).astype(np.float32) for _ in range(2 if kind == "lstm" else 1))
+        prev = rng.normal(0, 1, (3, 16)).astype(np.float32)
+        for keep in (None, np.array([True, False, True])):
+            for zero in (False, True):
+                y, new = run(x, states, prev, keep, zero)
+                y_ref, new_ref, _ = _masked_step(step, p, x @ W + bx, states, prev, keep, zero)
+                np.testing.assert_allclose(y, y_ref, atol=2e-6)
+                for a, b in zip(new, new_ref):
+                    np.testing.assert_allclose(a, b, atol=2e-6)
+                    assert a is not states[0] and a is not b
+    finally:
+        kn.set_backend(None)
 
 
 def test_backend_selection():
@@ -157,12 +208,48 @@ def test_native_loop_projects_and_splits(monkeypatch, kind, onehot, threads, uni
 def test_one_hot_shortcut_needs_finite_weights():
     """0 * inf is NaN in Keras's product: a kernel with inf never takes the skip-the-zeros path."""
     W = np.ones((3, 4), np.float32)
-    assert fastpath.cell("simple", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
+    assert fastpath.cell("simple_rnn", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
     W[1, 2] = np.inf
-    assert not fastpath.cell("simple", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
+    assert not fastpath.cell("simple_rnn", 4, "tanh", None, np.eye(4, dtype=np.float32), W=W).sparse_ok
 
 
 def test_thread_plan():
     assert kn.plan(4096, 10) == 1  # too little work for a second thread
     assert kn.plan(1, 1 << 30) == 1  # one row block
     assert kn.plan(4096, 1 << 30) == kn.cores()
+
+
+LAYERS = {"LSTM": (4, {}), "GRU": (3, {"reset_after": True}), "GRU-reset-before": (3, {"reset_after": False}),
+          "SimpleRNN": (1, {})}
+
+
+def _real_layer(name, units, features, rng, **config):
+    """A recurrent layer built by kerasless from a spec (its own setup(), params and fast path)."""
+    n, options = LAYERS[name]
+    cfg = {"units": units, **options, **config}
+    bias = (2, n * units) if cfg.get("reset_after") else (n * units,)
+    weights = [rng.normal(0, 0.5, shape).astype(np.float32) for shape in ((features, n * units),
+                                                                          (units, n * units), bias)]
+    spec = LayerSpec("rnn", name.split("-")[0], cfg, [(f"w{i}", w) for i, w in enumerate(weights)])
+    return build_layer(spec, Context(3, "<test>"))
+
+
+@pytest.mark.parametrize("backend", ["native", "numpy"])
+@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("act,ract", ACTS)
+def test_layer_call_equals_its_readable_step(backend, name, act, ract):
+    """What predict runs for a real layer (native loop, fused NumPy loop or the step loop) equals the layer's readable
+    step: editing a cell's step either changes predict on both backends or fails here."""
+    _use(backend)
+    try:
+        rng = np.random.default_rng(7)
+        acts = {"activation": act} if name == "SimpleRNN" else {"activation": act, "recurrent_activation": ract}
+        layer = _real_layer(name, 9, 5, rng, return_sequences=True, **acts)
+        x = rng.normal(0, 1, (6, 8, 5)).astype(np.float32)
+        mask = rng.random((6, 8)) > 0.3
+        xp = (x @ layer.weights[0] + layer.input_bias).astype(np.float32)
+        for m in (None, mask):
+            ref, _ = _step_loop(type(layer).step, layer.params, xp, layer._zeros(6), m, False, True, False, None)
+            np.testing.assert_allclose(layer.call(x, m), ref, atol=2e-6)
+    finally:
+        kn.set_backend(None)

@@ -335,3 +335,102 @@ def test_inputs_with_different_batch_sizes_are_an_input_error():
     xs = [np.zeros((n, *s[1:]), np.float32) for n, s in zip((2, 3), model.input_shapes)]
     with pytest.raises(InputError, match="same batch size"):
         model.predict(xs)
+
+
+# -- fuzz findings (tests/fuzz) -------------------------------------------------------------------------------------
+def _functional(name: str) -> Path:
+    return FIX / name / "k3" / "model.keras"
+
+
+FUZZ_CONFIG_EDITS = {  # (fixture, edit, error class, message)
+    "functional-body-list": ("two_input_concat", lambda c: c.__setitem__("config", c["config"]["layers"]),
+                             ModelFileError, "functional model's config"),
+    "unknown-activation": ("lstm_basic", lambda c: _layer(c)["config"].__setitem__("activation", "nope"),
+                           kerasless.UnsupportedOptionError, "nope"),
+    "cell-config-number": ("rnn_cells", lambda c: _layer(c)["config"].__setitem__("cell", 5), KeraslessError, "cell"),
+    "repeat-vector-huge": ("repeat_vector", lambda c: _layer(c, 2)["config"].__setitem__("n", 10**9),
+                           ModelFileError, "over the limit"),
+}
+
+
+@pytest.mark.parametrize("case", FUZZ_CONFIG_EDITS.values(), ids=FUZZ_CONFIG_EDITS.keys())
+def test_fuzzed_configs_are_typed_errors_naming_the_file(tmp_path, case):
+    fixture, edit, error, match = case
+    path = _rezip(tmp_path, {"config.json": _edit_config(edit)}, src=_functional(fixture))
+    with pytest.raises(error, match=match) as err:
+        kerasless.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_non_utf8_model_config_is_a_typed_error(tmp_path):
+    def edit(g):
+        g.attrs["model_config"] = np.bytes_(b"\xff\xfe{}")
+    path = tmp_path / "m.h5"
+    path.write_bytes(_rewrite_h5(TFK_H5.read_bytes(), edit))
+    assert_refused(path, "UTF-8")
+
+
+def test_string_weights_in_a_keras_zip_are_typed_errors(tmp_path):
+    def edit(data):
+        def swap(g):
+            name = _kernel_path(g)
+            del g[name]
+            g.create_dataset(name, (3,), h5py.string_dtype())
+        return _rewrite_h5(data, swap)
+    assert_refused(_rezip(tmp_path, {"model.weights.h5": edit}), "weights must be numbers")
+
+
+def test_unsupported_zip_version_is_a_typed_error(tmp_path):
+    path = _rezip(tmp_path, compression=zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    cd = data.find(b"PK\x01\x02")
+    data[cd + 6:cd + 8] = (99).to_bytes(2, "little")  # "version needed to extract": 9.9
+    path.write_bytes(bytes(data))
+    assert_refused(path, "zip")
+
+
+def test_damaged_npy_header_is_a_typed_error(tmp_path):
+    arr = io.BytesIO()
+    np.save(arr, np.zeros((2, 2), np.float32))
+    fake = arr.getvalue().replace(b"(2, 2)", b"((2, 2")  # unclosed bracket: tokenize.TokenError inside NumPy
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w") as z:
+        z.writestr("layers/lstm/cell/vars/0.npy", fake)
+    path = _rezip(tmp_path, extra={"model.weights.npz": npz.getvalue()})
+    with zipfile.ZipFile(path) as z:
+        entries = {n: z.read(n) for n in z.namelist() if n != "model.weights.h5"}
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in entries.items():
+            z.writestr(n, d)
+    assert_refused(path, "not a .npy array")
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    path = tmp_path / "model.keras"
+    os.mkfifo(path)
+    assert_refused(path, "not a regular file")
+
+
+@pytest.mark.parametrize("wrap", ["list", "tuple", "dict"])
+def test_one_input_model_takes_its_input_wrapped_like_keras(wrap):
+    model = kerasless.load(KERAS_FILE)
+    x = np.load(KERAS_FILE.parent / "x.npy")
+    inputs = {"list": [x], "tuple": (x,), "dict": {model.input_names[0]: x}}[wrap]
+    np.testing.assert_array_equal(model.predict(inputs), model.predict(x))
+
+
+def test_a_call_argument_left_at_its_default_none_is_accepted(tmp_path):
+    """tf_keras may record ``constants=None`` on a Bidirectional call: None is the default, not an option."""
+    src = FIX / "bidir_none_state" / "tfk"
+
+    def edit(g):
+        cfg = json.loads(g.attrs["model_config"])
+        cfg["config"]["layers"][1]["inbound_nodes"][0][0][3] = {"constants": None, "initial_state": None}
+        g.attrs["model_config"] = json.dumps(cfg)
+    path = tmp_path / "m.h5"
+    path.write_bytes(_rewrite_h5((src / "model.h5").read_bytes(), edit))
+    x = np.load(src / "x.npy")
+    for got, want in zip(kerasless.load(path).predict(x), kerasless.load(src / "model.h5").predict(x)):
+        np.testing.assert_array_equal(got, want)

@@ -36,7 +36,7 @@ def load(path, max_bytes: int | None = None) -> Model:
     Example:
         >>> model = kerasless.load("char_lstm.keras"); model.summary()
     """
-    return Model(read_file(path, max_bytes))
+    return Model(read_file(path, max_bytes), max_bytes)
 
 
 def from_keras(keras_model) -> Model:

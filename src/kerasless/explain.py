@@ -21,7 +21,7 @@ import numpy as np
 
 from ._callable import make_callable
 from .errors import KeraslessError
-from .layers import layout
+from .layers import activations, layout
 from .layers.recurrent import RecurrentLayer
 
 __all__ = ["Block", "Explanation", "LayerInfo", "WeightInfo", "cli_explain", "cli_trace", "explain", "gate_weights"]
@@ -38,7 +38,6 @@ FORMULAS = {
     "softsign": "softsign(x) = x / (1 + |x|)",
     "elu": "elu(x) = x if x >= 0 else exp(x) - 1",
 }
-DISPLAY = {"hard_sigmoid_k2": "hard_sigmoid"}
 
 
 @dataclass
@@ -141,56 +140,25 @@ def explain(model) -> Explanation:
 
 
 def _describe(layer, counter, part=None, info=None) -> LayerInfo:
+    """A layer's LayerInfo, through the layer interface: its parts (wrappers), its cell layout (recurrent layers),
+    or its ARRAYS and EQUATIONS."""
     info = info or LayerInfo(layer.name, layer.class_name, layer.count_params())
-    kind = type(layer).__name__
-    if kind == "StackedRNNLayer":  # RNN(StackedRNNCells([...])): each cell's weights in turn
-        for k, cell in enumerate(layer.cells):
-            _describe(cell, counter, f"cell_{k}", info)
-        info.notes.insert(0, "cells run in order within each step: cell k's output h_t is cell k+1's input x_t")
+    parts = layer.parts()
+    if parts:
+        for prefix, sub in parts:
+            _describe(sub, counter, prefix or part, info)
     elif isinstance(layer, RecurrentLayer):
         _describe_recurrent(layer, counter, part, info)
-    elif kind == "BidirectionalLayer":
-        mode = layer.merge_mode
-        _describe(layer.forward, counter, "forward", info)
-        _describe(layer.backward, counter, "backward", info)
-        info.summary = f"forward + backward {layer.forward.class_name}({info.summary}), merge_mode={mode!r}"
-        info.notes = [
-            "weights: the forward layer's, then the backward layer's (keras get_weights() order)",
-            ("forward runs t = 0 .. T-1; backward runs t = T-1 .. 0 (go_backwards) and its output sequence is "
-             "flipped back in time before merging"),
-            f"y_t = {_MERGE_TEXT[mode]}",
-        ]
-    elif kind == "TimeDistributedLayer":
-        inner = layer.inner
-        _describe(inner, counter, part, info)
-        inner_opts = f"({info.summary})" if info.summary else ""
-        info.summary = f"{inner.class_name}{inner_opts} applied to every step k of axis 1"
-        info.notes.insert(0, "the same weights serve every step k: y[:, k] = inner(x[:, k])")
-    elif kind == "DenseLayer":
-        info.summary = f"{layer.units} units, activation={_show(layer.activation)}"
-        _plain_weights(layer, counter, layout.DENSE_ARRAYS, part, info)
-        info.equations += _fill(layout.DENSE_EQUATIONS, layer.activation, None, layer.use_bias)
-        info.activations += _formulas([layer.activation])
-    elif kind == "EmbeddingLayer":
-        vocab, dim = layer.weights[0].shape
-        info.summary = f"{vocab} token ids -> {dim} numbers" + (", id 0 masks its step" if layer.mask_zero else "")
-        _plain_weights(layer, counter, layout.EMBEDDING_ARRAYS, part, info)
-        info.equations += list(layout.EMBEDDING_EQUATIONS)
     else:
-        info.summary = "no weights" if not layer.weights else f"{len(layer.weights)} weight arrays"
-        for name, w in zip(layer.weight_names, layer.weights):  # not expected: no other layer stores weights
-            info.weights.append(WeightInfo(name.split("/")[-1], next(counter), w.shape, "", part, name))
+        arrays = layer.ARRAYS or [layout.Array(n.split("/")[-1], "", "", "") for n in layer.weight_names]
+        for arr, w, stored in zip(arrays, layer.weights, layer.weight_names):
+            info.weights.append(WeightInfo(arr.name, next(counter), w.shape, arr.label, part, stored))
+        act = getattr(layer, "activation", None)
+        info.equations += _fill(layer.EQUATIONS, act, None, getattr(layer, "use_bias", True))
+        info.activations += _formulas([act]) if layer.EQUATIONS else []
+    summary, notes = layer.explain_text(info.summary)
+    info.summary, info.notes = summary, [*notes, *info.notes]
     return info
-
-
-_MERGE_TEXT = {"concat": "concat(forward_t, backward_t)  (forward units first)", "sum": "forward_t + backward_t",
-               "mul": "forward_t * backward_t", "ave": "(forward_t + backward_t) / 2",
-               None: "two outputs, forward_t and backward_t (merge_mode=None)"}
-
-
-def _plain_weights(layer, counter, arrays, part, info) -> None:
-    for arr, w, stored in zip(arrays, layer.weights, layer.weight_names):
-        info.weights.append(WeightInfo(arr.name, next(counter), w.shape, arr.label, part, stored))
 
 
 def _variant(layer) -> str:
@@ -247,7 +215,7 @@ def _gate_words(gate) -> str:
 
 
 def _show(name) -> str:
-    return DISPLAY.get(name, name)
+    return activations.display(name)
 
 
 def _formulas(names) -> list[str]:
@@ -295,22 +263,7 @@ def gate_weights(model, layer_name: str) -> dict[str, np.ndarray]:
     Example:
         >>> gate_weights(model, "lstm")["W_f"].shape     # (1951, 128)
     """
-    return _named(model.get_layer(layer_name))
-
-
-def _named(layer) -> dict[str, np.ndarray]:
-    kind = type(layer).__name__
-    if kind == "StackedRNNLayer":  # cell k's arrays as "cell_k/W_i", ...
-        return {f"cell_{k}/{n}": a for k, cell in enumerate(layer.cells) for n, a in _named(cell).items()}
-    if isinstance(layer, RecurrentLayer):
-        return layer.named_weights()
-    if kind == "BidirectionalLayer":
-        return {f"{p}/{k}": v for p, sub in (("forward", layer.forward), ("backward", layer.backward))
-                for k, v in _named(sub).items()}
-    if kind == "TimeDistributedLayer":
-        return _named(layer.inner)
-    arrays = {"DenseLayer": layout.DENSE_ARRAYS, "EmbeddingLayer": layout.EMBEDDING_ARRAYS}.get(kind, ())
-    return {a.symbol: w for a, w in zip(arrays, layer.weights)}
+    return model.get_layer(layer_name).named_weights()
 
 
 # -- rendering -----------------------------------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from .errors import InputError, KeraslessError, ModelFileError
+from .io.limits import Limits
 from .io.spec import ModelSpec
 from .layers import Context, Layer, build_layer
 from .layers.core import InputLayer
@@ -17,6 +19,13 @@ Ref = tuple  # (layer name, node index, tensor index)
 CHUNK_ROWS = 1024
 # Errors NumPy raises deep inside a layer when a malformed model (or a bug) meets an input: re-raised typed.
 _RAW = (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, ZeroDivisionError)
+
+
+def _ndim(value) -> int:
+    try:
+        return np.ndim(value)
+    except (ValueError, TypeError):  # ragged nested lists
+        return -1
 
 
 def _kwarg_refs(kw: dict) -> list:
@@ -59,8 +68,9 @@ class Model:
         >>> y = model.predict(x)          # like keras model.predict(x)
     """
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, max_bytes: int | None = None):
         self.spec = spec
+        self._limits = Limits(max_bytes)
         self.name = spec.name
         self.source = spec.source
         self.keras_version = spec.keras_version
@@ -141,6 +151,9 @@ class Model:
             kw.pop("mask", None)
             layer.check_input(shape, **kw) if kw else layer.check_input(shape)
             out = layer.output_shape(shape, **kw) if kw else layer.output_shape(shape)
+            for o in out if isinstance(out, list) else [out]:
+                row = 4 * math.prod(d for d in o[1:] if isinstance(d, int))  # bytes per row (unknown dims as 1)
+                self._limits.check(row, self.source, f"one row of layer {layer.name!r}'s output {tuple(o)}")
             if isinstance(out, list):
                 for t, o in enumerate(out):
                     shapes[(layer.name, node, t)] = tuple(o)
@@ -185,6 +198,9 @@ class Model:
             return self._run(xs, intermediate)
         except KeraslessError:
             raise
+        except MemoryError:
+            raise InputError(f"{self.source}: predict ran out of memory on {len(xs[0])} rows; pass a smaller "
+                             "batch_size") from None
         except _RAW as exc:
             raise ModelFileError(f"{self.source}: the model cannot run on this input "
                                  f"({type(exc).__name__}: {str(exc)[:160]})") from exc
@@ -212,7 +228,26 @@ class Model:
             return build(self.spec.output_structure)
         return outs[0] if len(outs) == 1 else outs
 
-    def _run(self, xs, intermediate, masks=None):
+    def _run(self, xs, intermediate=False):
+        """predict's result for checked inputs: the outputs in Keras's structure, and with ``intermediate`` the
+        ``{layer name: output}`` of every call."""
+        values = self._values(xs)
+        out = self._nest([values[tuple(r)][0] for r in self.spec.outputs])
+        if not intermediate:
+            return out
+        named = {}
+        for k, v in values.items():
+            key = k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"
+            named[key if k[2] == 0 else f"{key}/{k[2]}"] = v[0]
+        return out, named
+
+    def outputs_with_masks(self, xs, masks) -> list[tuple]:
+        """(output, mask) of every model output: how a model used as a layer passes masks on."""
+        values = self._values(xs, masks)
+        return [values[tuple(r)] for r in self.spec.outputs]
+
+    def _values(self, xs, masks=None) -> dict:
+        """Run every layer call in order: {(layer, node, tensor): (array, mask)}."""
         values = {(name, 0, 0): (a, None if masks is None else m)
                   for name, a, m in zip(self.input_names, xs, masks or [None] * len(xs))}
         for layer, node, refs in self._nodes:
@@ -243,16 +278,7 @@ class Model:
                     values[(layer.name, node, t)] = (yt, mt)
             else:
                 values[(layer.name, node, 0)] = (y, m)
-        if intermediate == "masks":  # nested use: outputs with their masks
-            return [values[tuple(r)] for r in self.spec.outputs]
-        out = self._nest([values[tuple(r)][0] for r in self.spec.outputs])
-        if intermediate:
-            named = {}
-            for k, v in values.items():
-                key = k[0] if k[1] == 0 else f"{k[0]}[{k[1]}]"
-                named[key if k[2] == 0 else f"{key}/{k[2]}"] = v[0]
-            return out, named
-        return out
+        return values
 
     def _check_inputs(self, x) -> list[np.ndarray]:
         if isinstance(x, Mapping):
@@ -260,7 +286,13 @@ class Model:
             if missing:
                 raise InputError(f"predict: missing inputs {missing}; the model's inputs are {self.input_names}")
             x = [x[n] for n in self.input_names]
-        xs = list(x) if isinstance(x, (list, tuple)) and len(self.input_names) > 1 else [x]
+        if isinstance(x, (list, tuple)) and len(self.input_names) > 1:
+            xs = list(x)
+        elif isinstance(x, (list, tuple)) and len(x) == 1 and _ndim(x[0]) == len(self.get_layer(
+                self.input_names[0]).batch_shape):  # [x] for a one-input model, as Keras accepts it
+            xs = [x[0]]
+        else:
+            xs = [x]
         if len(xs) != len(self.input_names):
             raise InputError(f"predict: the model takes {len(self.input_names)} inputs {self.input_names}, "
                              f"got {len(xs)}")
@@ -298,16 +330,19 @@ class Model:
         return Stream(self, batch_size, initial_state)
 
     # -- state -------------------------------------------------------------------------------------------------
+    def walk(self):
+        """Every layer, and every layer under each (Bidirectional halves, TimeDistributed's inner, nested models)."""
+        for layer in self.layers:
+            yield from layer.walk()
+
     @property
     def stateful(self) -> bool:
-        return any(getattr(layer, "stateful", False) or getattr(getattr(layer, "forward", None), "stateful", False)
-                   for layer in self.layers)
+        return any(layer.stateful for layer in self.walk())
 
     def reset_states(self) -> None:
         """Zero the carried state of every stateful layer (Keras ``layer.reset_state()``)."""
         for layer in self.layers:
-            if hasattr(layer, "reset_states"):
-                layer.reset_states()
+            layer.reset_states()
 
     # -- summary -----------------------------------------------------------------------------------------------
     def count_params(self) -> int:

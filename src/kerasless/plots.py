@@ -13,7 +13,7 @@ import io
 import numpy as np
 
 from .errors import KeraslessError
-from .explain import _named, _shape, explain
+from .explain import _shape, explain
 from .layers import layout
 from .layers.recurrent import RecurrentLayer
 
@@ -58,8 +58,11 @@ def _weight_rows(model):
     rows = []
 
     def add(layer, title):
-        if isinstance(layer, RecurrentLayer):
-            named = _named(layer)
+        if layer.parts():
+            for prefix, sub in layer.parts():
+                add(sub, f"{title} {prefix}" if prefix else title)
+        elif isinstance(layer, RecurrentLayer):
+            named = layer.named_weights()
             head = f"{title} ({layer.class_name}, {layer.units} units)"
             # Two rows: the kernel (often tall: one row per input feature), then recurrent kernel + bias.
             for syms, what in ((("W",), "kernel W"), (("U", "b", "br"), "recurrent kernel U, bias b")):
@@ -69,13 +72,8 @@ def _weight_rows(model):
                     keys = ", ".join(f"{sym}_{gate.key}" for sym, _ in parts)
                     panels.append((f"{gate.label} {gate.math or gate.var}: {keys}", *_stack(parts)))
                 rows.append((f"{head}: {what}", panels))
-        elif getattr(layer, "forward", None) is not None:
-            add(layer.forward, f"{title} forward")
-            add(layer.backward, f"{title} backward")
-        elif getattr(layer, "inner", None) is not None:
-            add(layer.inner, title)
         elif layer.weights:
-            named = _named(layer) or {w.split("/")[-1]: a for w, a in zip(layer.weight_names, layer.weights)}
+            named = layer.named_weights() or {w.split("/")[-1]: a for w, a in zip(layer.weight_names, layer.weights)}
             rows.append((f"{title} ({layer.class_name})", [(", ".join(named), *_stack(list(named.items())))]))
 
     for layer in model.layers:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import KeraslessError
-from .layers.recurrent import RecurrentLayer
+from .layers.recurrent import TRACING, RecurrentLayer
 
 __all__ = ["LayerTrace", "Trace", "trace"]
 
@@ -101,17 +100,26 @@ class _Recorder:
         return LayerTrace(name, self.layer.class_name, self.layer.go_backwards, self.arrays, self.steps, self.mask)
 
 
-def _recurrent_layers(layer):
-    """Every RecurrentLayer in a layer tree (Bidirectional halves, TimeDistributed inner), with its path."""
-    if isinstance(layer, RecurrentLayer):
-        yield layer
-    for child in (getattr(layer, "forward", None), getattr(layer, "backward", None), getattr(layer, "inner", None)):
-        if child is not None:
-            yield from _recurrent_layers(child)
+class _Tracer:
+    """The active trace (layers.recurrent.TRACING): one _Recorder per recurrent call, named in call order."""
+
+    def __init__(self, result: Trace):
+        self.result = result
+
+    def begin(self, layer, x, mask):
+        rec = _Recorder(layer, x.shape, mask)
+        name, n = layer.name, 1
+        while name in self.result:
+            name, n = f"{layer.name}[{n}]", n + 1
+        self.result[name] = rec.result(name)  # its arrays fill in as the call runs
+        return rec
 
 
 def trace(model, x) -> Trace:
     """Run ``model`` on ``x`` exactly as predict does and record every recurrent step.
+
+    Thread-safe: recording goes through the recurrent loop of this thread's own call (a context variable); the
+    layers are not modified, and concurrent predicts on the same model record nothing.
 
     Args:
         model: a kerasless Model.
@@ -125,35 +133,12 @@ def trace(model, x) -> Trace:
     """
     xs = model._check_inputs(x)
     result = Trace()
-    layers = [sub for top in model.layers for sub in _recurrent_layers(top)]
-    saved = [(layer, layer.state) for layer in layers]
-    patched = []
-
-    def wrap(layer):
-        def call(x, mask=None, **kw):
-            seq, seq_mask = x, mask
-            if isinstance(x, list):  # tf_keras passes initial states as extra inputs, their masks with them
-                seq, seq_mask = x[0], mask[0] if isinstance(mask, list) else mask
-            rec = _Recorder(layer, seq.shape, seq_mask)
-            y = type(layer).call(layer, x, mask, record=rec, **kw)
-            name, n = layer.name, 1
-            while name in result:
-                name, n = f"{layer.name}[{n}]", n + 1
-            result[name] = rec.result(name)
-            return y
-
-        return call
-
+    saved = [(layer, layer.get_state()) for layer in model.walk() if isinstance(layer, RecurrentLayer)]
+    token = TRACING.set(_Tracer(result))
     try:
-        for layer in layers:
-            if "call" in vars(layer):
-                raise KeraslessError(f"trace: layer {layer.name!r} is already being traced")
-            layer.call = wrap(layer)
-            patched.append(layer)
         result.output = model._run(xs, False)
     finally:
-        for layer in patched:
-            del layer.call
-        for layer, state in saved:
-            layer.state = state
+        TRACING.reset(token)
+        for layer, state in saved:  # tracing does not advance a stateful model
+            layer.set_state(state)
     return result

@@ -34,22 +34,11 @@ def _pad_rows(x, value):
 def reference_outputs(model, batches: list) -> list[np.ndarray]:
     """``model.predict`` on consecutive batches from a fresh state (stateful models carry state between them);
     the model's own carried states are restored afterwards."""
-    layers = _stateful_layers(model)
-    saved = [layer.state for layer in layers]
+    layers = [layer for layer in model.walk() if isinstance(layer, RecurrentLayer)]
+    saved = [layer.get_state() for layer in layers]
     try:
-        for layer in layers:
-            layer.state = None
+        model.reset_states()
         return [np.asarray(model.predict(x), np.float32) for x in batches]
     finally:
         for layer, state in zip(layers, saved):
-            layer.state = state
-
-
-def _stateful_layers(model) -> list:
-    found = []
-    for layer in model.layers:
-        for sub in (layer, getattr(layer, "forward", None), getattr(layer, "backward", None),
-                    getattr(layer, "inner", None)):
-            if isinstance(sub, RecurrentLayer):
-                found.append(sub)
-    return found
+            layer.set_state(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from ..errors import ModelFileError
 from .keras_zip import read_keras_zip
@@ -37,6 +38,8 @@ def read_file(path, max_bytes: int | None = None) -> ModelSpec:
                              "save the model as .keras or .h5)")
     limits = Limits(max_bytes)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device would block or never end
+            raise ModelFileError(f"{path}: not a regular file")
         with open(path, "rb") as f:
             head = f.read(8)
         if head.startswith(b"PK"):

@@ -162,7 +162,8 @@ def _node_inputs(node, source) -> tuple[list[tuple[str, int, int]], dict]:
                 continue
             items = arg if isinstance(arg, list) else [arg]
             refs.extend(_tensor_ref(a, source) for a in items)
-        kwargs = {k: _kwarg_value(v, source, keras3=True) for k, v in kw.items()}
+        # None is every optional call argument's default (mask=None, constants=None ...): not passed
+        kwargs = {k: _kwarg_value(v, source, keras3=True) for k, v in kw.items() if v is not None}
         if const:
             kwargs["__const__"] = const
         return refs, kwargs
@@ -173,7 +174,7 @@ def _node_inputs(node, source) -> tuple[list[tuple[str, int, int]], dict]:
             if not isinstance(entry[3], dict):
                 raise ModelFileError(f"{source}: a layer call's keyword arguments should be an object, got "
                                      f"{str(entry[3])[:80]}")
-            kwargs.update({k: _kwarg_value(v, source, keras3=False) for k, v in entry[3].items()})
+            kwargs.update({k: _kwarg_value(v, source, keras3=False) for k, v in entry[3].items() if v is not None})
         refs.append(_tensor_ref(entry, source))
     return refs, kwargs
 
@@ -231,6 +232,9 @@ def _structure(template):
 
 
 def _functional(body, source, keras_version) -> ModelSpec:
+    if not isinstance(body, dict):
+        raise ModelFileError(f"{source}: a functional model's config should be an object with layers, input_layers "
+                             f"and output_layers, got a {type(body).__name__}")
     specs = []
     for layer in _layer_list(body, source):
         spec = _layer_spec(layer, source)

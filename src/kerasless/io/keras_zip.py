@@ -6,6 +6,7 @@ import io
 import math
 import re
 import struct
+import tokenize
 import zlib
 from collections.abc import Mapping
 
@@ -115,7 +116,8 @@ class Archive:
         try:
             self.zip = zipfile.ZipFile(f)
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error,
+                NotImplementedError, UnicodeDecodeError) as exc:
             raise ModelFileError(f"{source}: not a readable zip archive ({type(exc).__name__}: {exc})") from None
         self.infos = {i.filename: i for i in infos}
         if len(self.infos) != len(infos):
@@ -206,8 +208,8 @@ def _read_npz_vars(blob: bytes, source: str, limits: Limits) -> dict[str, np.nda
             version = np.lib.format.read_magic(f)
             shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
                                      else np.lib.format.read_array_header_2_0(f))
-        except (ValueError, SyntaxError, TypeError, KeyError) as exc:
-            raise ModelFileError(f"{source}: {name!r} is not a .npy array ({exc})") from None
+        except (ValueError, SyntaxError, TypeError, KeyError, RecursionError, tokenize.TokenError) as exc:
+            raise ModelFileError(f"{source}: {name!r} is not a .npy array ({type(exc).__name__}: {exc})") from None
         if dtype.kind not in "biuf" or dtype.fields:
             raise ModelFileError(f"{source}: {name!r} has dtype {dtype}; weights must be numbers")
         count = math.prod(shape)
@@ -219,34 +221,36 @@ def _read_npz_vars(blob: bytes, source: str, limits: Limits) -> dict[str, np.nda
     return out
 
 
+def _child(value) -> tuple[str, dict]:
+    """(class_name, config) of a nested layer config; empty for anything that is not one (a damaged config is
+    refused later, when the layer is built)."""
+    if not isinstance(value, dict):
+        return "", {}
+    cls, cfg = value.get("class_name", ""), value.get("config", {})
+    return (cls if isinstance(cls, str) else ""), (cfg if isinstance(cfg, dict) else {})
+
+
 def _collect(store: dict, prefix: str, class_name: str, config: dict) -> list[tuple[str, np.ndarray]]:
     """Own vars then children's, recursively, in get_weights() order."""
     own = sorted(
         (int(k[len(prefix) + 6:]), k) for k in store if k.startswith(prefix + "/vars/") and k[len(prefix) + 6:].isdigit()
     )
     result = [(k, store[k]) for _, k in own]
-    if class_name in ("Sequential", "Functional", "Model"):  # nested model: layers/<snake>[_N] per inner layer
+    listed = {"Sequential": "layers", "Functional": "layers", "Model": "layers", "StackedRNNCells": "cells"}
+    if class_name in listed:  # nested model: layers/<snake>[_N] per inner layer; stacked cells: cells/<snake>[_N]
         used: dict[str, int] = {}
-        for layer in config.get("layers", []):
-            key = _counted(used, snake_case(layer.get("class_name", "")))
-            result += _collect(store, f"{prefix}/layers/{key}", layer.get("class_name", ""), layer.get("config", {}))
+        children = config.get(listed[class_name], [])
+        for cls, cfg in map(_child, children if isinstance(children, list) else []):
+            key = _counted(used, snake_case(cls))
+            result += _collect(store, f"{prefix}/{listed[class_name]}/{key}", cls, cfg)
         return result
     if class_name == "RNN":
-        cell = config.get("cell") or {}
-        return result + _collect(store, f"{prefix}/cell", cell.get("class_name", ""), cell.get("config", {}))
-    if class_name == "StackedRNNCells":
-        used = {}
-        for cell in config.get("cells", []):
-            key = _counted(used, snake_case(cell.get("class_name", "")))
-            result += _collect(store, f"{prefix}/cells/{key}", cell.get("class_name", ""), cell.get("config", {}))
-        return result
+        return result + _collect(store, f"{prefix}/cell", *_child(config.get("cell")))
     for child in CHILDREN.get(class_name, ()):
         sub = config.get(CHILD_CONFIG.get(child, ""), None)
         if child == "backward_layer" and not sub:
             sub = config.get("layer")
-        sub_cls = sub.get("class_name", "") if isinstance(sub, dict) else ""
-        sub_cfg = sub.get("config", {}) if isinstance(sub, dict) else {}
-        result += _collect(store, f"{prefix}/{child}", sub_cls, sub_cfg)
+        result += _collect(store, f"{prefix}/{child}", *_child(sub))
     return result
 
 
@@ -262,7 +266,11 @@ def _attach(spec: ModelSpec, store: dict, path: str) -> None:
         used[key] = used.get(key, -1) + 1
         if used[key]:
             key = f"{key}_{used[key]}"
-        layer.weights = [(k, np.asarray(v)) for k, v in _collect(store, f"layers/{key}", layer.class_name, layer.config)]
+        layer.weights = _collect(store, f"layers/{key}", layer.class_name, layer.config)
+        for name, value in layer.weights:
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or value.dtype.fields:
+                raise ModelFileError(f"{path}: layer {layer.name!r} weight {name!r} has dtype "
+                                     f"{getattr(value, 'dtype', type(value).__name__)}; weights must be numbers")
 
 
 __all__ = ["read_keras_zip", "LayerSpec"]

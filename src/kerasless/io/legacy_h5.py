@@ -13,8 +13,13 @@ from .config import load_json, parse_model_config
 from .spec import ModelSpec
 
 
-def _text(value) -> str:
-    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+def _text(value, path: str = "", what: str = "attribute") -> str:
+    if not isinstance(value, bytes):
+        return str(value)
+    try:
+        return value.decode("utf8")
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{path}: the {what} is not UTF-8 text (byte {exc.start})") from None
 
 
 def read_legacy_h5(path: str, limits: Limits | None = None) -> ModelSpec:
@@ -55,8 +60,9 @@ def _read(f: hdf5.Group, path: str):
     if "model_config" not in f.attrs:
         hint = " (a weights-only file: save the whole model)" if "layer_names" in f.attrs else ""
         raise ModelFileError(f"{path}: HDF5 file has no 'model_config' attribute{hint}")
-    config = load_json(_text(f.attrs["model_config"]), path, "the model_config attribute")
-    version = _text(f.attrs.get("keras_version", "2"))
+    text = _text(f.attrs["model_config"], path, "model_config attribute")
+    config = load_json(text, path, "the model_config attribute")
+    version = _text(f.attrs.get("keras_version", "2"), path, "keras_version attribute")
     spec = parse_model_config(config, path, version)
     group = f["model_weights"] if "model_weights" in f else f
     if not isinstance(group, hdf5.Group):

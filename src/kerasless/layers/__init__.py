@@ -107,7 +107,9 @@ def build_layer(spec: LayerSpec, ctx: Context) -> Layer:
     cls = layer_class(spec.class_name, f"{ctx.source}: layer {spec.name!r}: ")
     try:
         return cls(spec, child)
-    except KeraslessError:
+    except KeraslessError as exc:
+        if ctx.source and ctx.source not in str(exc):  # an activation or cell check that did not know the file
+            raise type(exc)(f"{ctx.source}: layer {spec.name!r} ({spec.class_name}): {exc}") from None
         raise
     except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         # A config value of the wrong type or a missing key that no explicit check named: still the file's fault.

@@ -121,5 +121,7 @@ def resolve(value, keras_major: int, layer: str, option: str = "activation") -> 
     return name
 
 
-def apply(name: str, x: np.ndarray) -> np.ndarray:
-    return ACTIVATIONS[name](x)
+
+def display(name: str | None) -> str | None:
+    """An activation's name as people know it ("hard_sigmoid_k2" is Keras <= 2's hard_sigmoid)."""
+    return "hard_sigmoid" if name == "hard_sigmoid_k2" else name

@@ -63,8 +63,42 @@ class Layer:
     def where(self) -> str:
         return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
 
-    def option(self, key, default=None):
-        return self.config.get(key, default)
+    # -- the layer tree and carried state (what graph, trace, explain and export walk) -----------------------------
+    stateful = False  # carries state between predict calls (recurrent layers: from their config)
+
+    def parts(self) -> list[tuple[str | None, Layer]]:
+        """The layers this one runs, each with the prefix its weights take in explain and named_weights
+        (Bidirectional: forward/backward; stacked cells: cell_k; TimeDistributed: None, the inner layer's own)."""
+        return []
+
+    def children(self) -> list[Layer]:
+        """The layers this one runs: Bidirectional's halves, TimeDistributed's inner layer, a nested model's layers."""
+        return [layer for _, layer in self.parts()]
+
+    def walk(self):
+        """This layer, then every layer under it, depth first."""
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+    # -- what explain reads -------------------------------------------------------------------------------------
+    ARRAYS: tuple = ()  # layout.Array records of the stored weights, in get_weights() order
+    EQUATIONS: tuple = ()  # equation templates ({a} = the layer's activation; [ + b] only with a bias)
+
+    def named_weights(self) -> dict[str, np.ndarray]:
+        """Named pieces of the real weights (W, b, E; W_i, U_f ... for recurrent cells), views not copies."""
+        if self.parts():
+            return {f"{p}/{k}" if p else k: v for p, layer in self.parts() for k, v in layer.named_weights().items()}
+        return {a.symbol: w for a, w in zip(self.ARRAYS, self.weights)}
+
+    def explain_text(self, inner: str) -> tuple[str, list[str]]:
+        """(one-line summary, notes) for explain; ``inner`` is the summary of the parts, when there are any."""
+        return inner or ("no weights" if not self.weights else f"{len(self.weights)} weight arrays"), []
+
+    def reset_states(self) -> None:
+        """Forget carried state (Keras ``reset_state()``), here and below."""
+        for child in self.children():
+            child.reset_states()
 
     def _check_options(self) -> None:
         dtype = dtype_name(self.config.get("dtype"))

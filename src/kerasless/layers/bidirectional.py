@@ -101,6 +101,15 @@ class BidirectionalLayer(Layer):
         ys = [y, y_rev] if self.merge_mode is None else [MERGES[self.merge_mode](y, y_rev)]
         return ys + states if (self.return_state or self.merge_mode is None) else ys[0]
 
-    def reset_states(self):
-        self.forward.reset_states()
-        self.backward.reset_states()
+    def parts(self):
+        return [("forward", self.forward), ("backward", self.backward)]
+
+    def explain_text(self, inner):
+        merged = {"concat": "concat(forward_t, backward_t)  (forward units first)", "sum": "forward_t + backward_t",
+                  "mul": "forward_t * backward_t", "ave": "(forward_t + backward_t) / 2",
+                  None: "two outputs, forward_t and backward_t (merge_mode=None)"}[self.merge_mode]
+        return (f"forward + backward {self.forward.class_name}({inner}), merge_mode={self.merge_mode!r}", [
+            "weights: the forward layer's, then the backward layer's (keras get_weights() order)",
+            ("forward runs t = 0 .. T-1; backward runs t = T-1 .. 0 (go_backwards) and its output sequence is "
+             "flipped back in time before merging"),
+            f"y_t = {merged}"])

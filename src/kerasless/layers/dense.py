@@ -7,10 +7,12 @@ from . import activations
 from .activations import ACTIVATIONS
 from .base import Layer, anything, boolean, matmul_last, positive_int
 from .fastpath import dense_fast
+from .layout import DENSE_ARRAYS, DENSE_EQUATIONS
 
 
 class DenseLayer(Layer):
     OPTIONS = {"units": positive_int, "activation": anything, "use_bias": boolean}
+    ARRAYS, EQUATIONS = DENSE_ARRAYS, DENSE_EQUATIONS
 
     def __init__(self, spec, ctx):
         super().__init__(spec, ctx)
@@ -22,6 +24,9 @@ class DenseLayer(Layer):
     @classmethod
     def n_weights(cls, config):
         return 2 if config.get("use_bias", True) else 1
+
+    def explain_text(self, inner):
+        return f"{self.units} units, activation={activations.display(self.activation)}", []
 
     def check_input(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] != self.weights[0].shape[0]:

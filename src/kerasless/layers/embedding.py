@@ -7,11 +7,13 @@ import numpy as np
 
 from ..errors import InputError
 from .base import Layer, anything, boolean, positive_int
+from .layout import EMBEDDING_ARRAYS, EMBEDDING_EQUATIONS
 
 
 class EmbeddingLayer(Layer):
     OPTIONS = {"input_dim": positive_int, "output_dim": positive_int, "mask_zero": boolean, "sparse": (False,),
                "embeddings_initializer": anything}
+    ARRAYS, EQUATIONS = EMBEDDING_ARRAYS, EMBEDDING_EQUATIONS
 
     def __init__(self, spec, ctx):
         super().__init__(spec, ctx)
@@ -21,6 +23,10 @@ class EmbeddingLayer(Layer):
     @classmethod
     def n_weights(cls, config):
         return 1
+
+    def explain_text(self, inner):
+        vocab, dim = self.weights[0].shape
+        return f"{vocab} token ids -> {dim} numbers" + (", id 0 masks its step" if self.mask_zero else ""), []
 
     def output_shape(self, input_shape):
         return (*input_shape, self.weights[0].shape[1])

@@ -16,6 +16,9 @@ import numpy as np
 
 from .. import native
 from .base import keep_masked
+from .layout import GRU, LSTM
+
+LAYOUTS = {"lstm": LSTM, "gru": GRU}  # the cells with a fused NumPy loop (sigmoid/tanh)
 
 F = np.float32
 NATIVE_ACTS = ("linear", "tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_k2", "relu")
@@ -25,7 +28,7 @@ class FastCell:
     """A recurrent cell's arrays and activations as the fast paths want them (a plain class: see io/spec.py)."""
 
     def __init__(self, kind: str, units: int, act: str, ract: str | None, U, U2=None, rb=None, W=None, bx=None):
-        self.kind = kind  # lstm | gru (reset_after) | gru_v1 | simple
+        self.kind = kind  # lstm | gru (reset_after) | gru_v1 (reset_before) | simple_rnn
         self.units, self.act, self.ract = units, act, ract
         self.U = U  # (u, G) contiguous; gru_v1: U_zr (u, 2u)
         self.U2 = U2  # gru_v1: U_h (u, u)
@@ -37,21 +40,16 @@ class FastCell:
         self.native_ok = self.act in NATIVE_ACTS and (self.ract is None or self.ract in NATIVE_ACTS)
         # one-hot rows may skip their zeros exactly only when 0*w == 0 for every weight
         self.sparse_ok = self.W is not None and bool(np.isfinite(self.W).all())
-        u = self.units
-        if self.kind == "lstm" and self.act == "tanh" and self.ract == "sigmoid":
+        if self.kind in ("lstm", "gru") and self.act == "tanh" and self.ract == "sigmoid":
             self.numpy_ok = True
-            s = np.full(4 * u, F(0.5), F)
-            s[2 * u:3 * u] = 1
-            self.scale = s  # (4u,): 1/2 on i, f, o
+            layout = LAYOUTS[self.kind]
+            self.blocks = layout.blocks(units)  # gate key -> columns
+            # sigmoid(x) = tanh(x/2)/2 + 1/2: 1/2 on the recurrent_activation gates' columns, 1 on the others
+            s = np.concatenate([np.full(units, F(0.5) if g.act == "ra" else F(1), F) for g in layout.gates])
+            self.scale = s  # (G,)
             self.U_scaled = np.ascontiguousarray(self.U * s)
             self.gain = s.copy()  # tanh -> gate: t*gain + offset
             self.offset = np.where(s == F(0.5), F(0.5), F(0)).astype(F)
-        elif self.kind == "gru" and self.act == "tanh" and self.ract == "sigmoid":
-            self.numpy_ok = True
-            s = np.full(3 * u, F(0.5), F)
-            s[2 * u:] = 1
-            self.scale = s  # 1/2 on z, r
-            self.U_scaled = np.ascontiguousarray(self.U * s)
             self.rb_scaled = None if self.rb is None else self.rb * s
 
 
@@ -113,11 +111,11 @@ def fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask):
         np.tanh(z, out=z)
         z *= fast.gain
         z += fast.offset
-        u = fast.units
-        c = z[:, u:2 * u] * c
-        c += z[:, :u] * z[:, 2 * u:3 * u]
+        b = fast.blocks
+        c = z[:, b["f"]] * c
+        c += z[:, b["i"]] * z[:, b["c"]]
         h = np.tanh(c)
-        h *= z[:, 3 * u:]
+        h *= z[:, b["o"]]
         if keep is not None and not keep.all():
             return keep_masked(keep, h, (h, c), prev, states, zero_output_for_mask)
         return h, (h, c)
@@ -126,13 +124,13 @@ def fast_step(fast, xp_t, states, prev, keep, zero_output_for_mask):
 
 def _lstm_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
     B, T, G = xp.shape
-    u = fast.units
+    u, b = fast.units, fast.blocks
     xs = np.empty((T, B, G), F)  # time-major, scaled: contiguous per-step slices
     np.multiply(xp.transpose(1, 0, 2), fast.scale, out=xs)
     h = np.array(states[0], F, copy=True)
     c = np.array(states[1], F, copy=True)
     z = np.empty((B, G), F)
-    i, f, g, o = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+    i, f, g, o = z[:, b["i"]], z[:, b["f"]], z[:, b["c"]], z[:, b["o"]]  # (B, u) views
     tmp = np.empty((B, u), F)
     Us, gain, offset = fast.U_scaled, fast.gain, fast.offset
     outputs = np.empty((B, T, u), F) if return_sequences else None
@@ -170,13 +168,15 @@ def _lstm_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_out
 def _gru_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
     """GRU (reset_after, sigmoid/tanh): z, r = tanh(x/2)/2 + 1/2 over one contiguous block; h' = hh + z*(h - hh)."""
     B, T, G = xp.shape
-    u = fast.units
+    u, b = fast.units, fast.blocks
+    zr_cols = slice(b["z"].start, b["r"].stop)  # Keras's order puts z and r side by side: one add, one tanh
+    assert b["z"].stop == b["r"].start and zr_cols.stop - zr_cols.start == 2 * u
     xs = np.empty((T, B, G), F)
     np.multiply(xp.transpose(1, 0, 2), fast.scale, out=xs)
     h = np.array(states[0], F, copy=True)
     hu = np.empty((B, G), F)
     zr = np.empty((B, 2 * u), F)
-    z, r = zr[:, :u], zr[:, u:]
+    z, r = zr[:, :u], zr[:, u:]  # (B, u) views, in the order of zr_cols
     hh = np.empty((B, u), F)
     Us, rbs = fast.U_scaled, fast.rb_scaled
     outputs = np.empty((B, T, u), F) if return_sequences else None
@@ -189,12 +189,12 @@ def _gru_numpy(fast, xp, states, mask, go_backwards, return_sequences, zero_outp
         matmul(h, Us, out=hu)
         if rbs is not None:
             hu += rbs
-        add(x[:, :2 * u], hu[:, :2 * u], out=zr)
+        add(x[:, zr_cols], hu[:, zr_cols], out=zr)
         tanh(zr, out=zr)
         zr *= half
         zr += half
-        multiply(r, hu[:, 2 * u:], out=hh)
-        hh += x[:, 2 * u:]
+        multiply(r, hu[:, b["h"]], out=hh)
+        hh += x[:, b["h"]]
         tanh(hh, out=hh)
         keep = None if mask is None else mask[:, t]
         if keep is None or keep.all():

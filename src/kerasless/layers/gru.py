@@ -12,8 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import activations
-from . import fastpath
+from . import activations, fastpath
 from .activations import ACTIVATIONS
 from .base import boolean
 from .layout import GRU as LAYOUT
@@ -21,20 +20,22 @@ from .recurrent import RNN_OPTIONS, RecurrentLayer
 
 
 def step(xp_t, states, p):
+    """One GRU step: the reference every faster path is tested against."""
     (h,) = states  # (batch, u)
-    u = p.units
+    x = LAYOUT.split(xp_t, p.units)  # gate key -> (batch, u): x·W (+ input bias)
     if p.reset_after:
         hu = h @ p.U  # (batch, 3u)
         if p.recurrent_bias is not None:
             hu += p.recurrent_bias
-        z = p.ra(xp_t[:, :u] + hu[:, :u])
-        r = p.ra(xp_t[:, u:2 * u] + hu[:, u:2 * u])
-        hh = p.a(xp_t[:, 2 * u:] + r * hu[:, 2 * u:])
+        rec = LAYOUT.split(hu, p.units)  # gate key -> h·U (+ recurrent bias)
+        z = p.ra(x["z"] + rec["z"])
+        r = p.ra(x["r"] + rec["r"])
+        hh = p.a(x["h"] + r * rec["h"])
     else:
-        hu = h @ p.U_zr  # (batch, 2u)
-        z = p.ra(xp_t[:, :u] + hu[:, :u])
-        r = p.ra(xp_t[:, u:2 * u] + hu[:, u:])
-        hh = p.a(xp_t[:, 2 * u:] + (r * h) @ p.U_h)
+        hz, hr = np.split(h @ p.U_zr, 2, axis=-1)  # U_zr = [U_z | U_r] (setup)
+        z = p.ra(x["z"] + hz)
+        r = p.ra(x["r"] + hr)
+        hh = p.a(x["h"] + (r * h) @ p.U_h)
     h = z * h + (1 - z) * hh
     return h, (h,), {"z": z, "r": r, "hh": hh}
 
@@ -56,9 +57,10 @@ class GRULayer(RecurrentLayer):
         U = self.weights[1]
         bias = self.weights[2] if self.use_bias else None
         self.input_bias = None if bias is None else (bias[0] if self.reset_after else bias)
+        blocks = LAYOUT.split(U, u)
         self.params = SimpleNamespace(
             units=u, reset_after=self.reset_after, U=U,
-            U_zr=np.ascontiguousarray(U[:, :2 * u]), U_h=np.ascontiguousarray(U[:, 2 * u:]),
+            U_zr=np.concatenate([blocks["z"], blocks["r"]], axis=-1), U_h=np.ascontiguousarray(blocks["h"]),
             recurrent_bias=bias[1] if (bias is not None and self.reset_after) else None,
             a=ACTIVATIONS[self.activation], ra=ACTIVATIONS[self.recurrent_activation],
         )

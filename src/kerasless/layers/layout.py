@@ -17,6 +17,7 @@ class Gate(NamedTuple):
     label: str  # words for people
     var: str = ""  # its name in the equations and in a trace (the cell's step returns it under this key)
     math: str = ""  # the textbook symbol, when it differs from var (c̃, h̃)
+    act: str = "ra"  # which activation the gate applies: "ra" (recurrent_activation) or "a" (activation)
 
 
 class Array(NamedTuple):
@@ -43,8 +44,12 @@ class CellLayout(NamedTuple):
         return slice(index * units, (index + 1) * units)
 
     def split(self, array, units: int) -> dict:
-        """{key: array[..., block]} for every gate."""
+        """{key: array[..., block]} for every gate (views, no copies)."""
         return {g.key: array[..., self.block(i, units)] for i, g in enumerate(self.gates)}
+
+    def blocks(self, units: int) -> dict:
+        """{key: slice} of every gate's columns."""
+        return {g.key: self.block(i, units) for i, g in enumerate(self.gates)}
 
 
 RECURRENT_ARRAYS = (
@@ -66,7 +71,7 @@ LSTM = CellLayout(
     gates=(
         Gate("i", "input", "input gate", "i"),
         Gate("f", "forget", "forget gate", "f"),
-        Gate("c", "cell", "cell candidate", "g", "c̃"),
+        Gate("c", "cell", "cell candidate", "g", "c̃", "a"),
         Gate("o", "output", "output gate", "o"),
     ),
     states=("h", "c"),
@@ -83,7 +88,7 @@ GRU = CellLayout(
     gates=(
         Gate("z", "update", "update gate", "z"),
         Gate("r", "reset", "reset gate", "r"),
-        Gate("h", "candidate", "candidate state", "hh", "h̃"),
+        Gate("h", "candidate", "candidate state", "hh", "h̃", "a"),
     ),
     states=("h",),
     equations={
@@ -102,7 +107,7 @@ GRU = CellLayout(
     },
 )
 SIMPLE_RNN = CellLayout(
-    gates=(Gate("h", "candidate", "new state", "h"),),
+    gates=(Gate("h", "candidate", "new state", "h", "", "a"),),
     states=("h",),
     equations={"default": ("h_t = {a}(x_t·W_h + h_{t-1}·U_h[ + b_h])",)},
 )

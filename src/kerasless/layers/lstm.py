@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from . import activations
-from . import fastpath
+from . import activations, fastpath
 from .activations import ACTIVATIONS
 from .layout import LSTM as LAYOUT
 from .recurrent import RNN_OPTIONS, RecurrentLayer
 
+
 def step(xp_t, states, p):
+    """One LSTM step: the reference. Every faster path (native C, fused NumPy, exports) is tested against it."""
     h, c = states  # (batch, u) each
-    z = xp_t + h @ p.U  # (batch, 4u)
-    u = p.units
-    i = p.ra(z[:, :u])
-    f = p.ra(z[:, u:2 * u])
-    g = p.a(z[:, 2 * u:3 * u])
-    o = p.ra(z[:, 3 * u:])
+    z = LAYOUT.split(xp_t + h @ p.U, p.units)  # gate key -> (batch, u)
+    i, f, g, o = p.ra(z["i"]), p.ra(z["f"]), p.a(z["c"]), p.ra(z["o"])
     c = f * c + i * g
     h = o * p.a(c)
     return h, (h, c), {"i": i, "f": f, "g": g, "o": o}
+
 
 class LSTMLayer(RecurrentLayer):
     LAYOUT = LAYOUT

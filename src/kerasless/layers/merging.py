@@ -25,13 +25,23 @@ def _or_masks(masks):
     return out
 
 
-def _broadcast_shapes(shapes):
+def _broadcast_shapes(shapes, where: str):
+    """Non-batch shapes -> the merged shape; a lower-rank input gets size-1 axes after the batch axis."""
     out = []
     rank = max(len(s) for s in shapes)
     for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes]):
         known = {d for d in dims if d not in (None, 1)}
+        if len(known) > 1:
+            raise ModelFileError(f"{where}: inputs of shapes {[tuple(s) for s in shapes]} cannot be merged")
         out.append(known.pop() if known else (None if None in dims else 1))
     return tuple(out)
+
+
+def _same_rank(xs):
+    """Keras's base_merge: a lower-rank input gets size-1 axes right after the batch axis until the ranks match
+    ((b, 12) + (b, 10, 12) -> (b, 1, 12) + (b, 10, 12)), not NumPy's padding on the left."""
+    rank = max(x.ndim for x in xs)
+    return [x.reshape(x.shape[0], *(1,) * (rank - x.ndim), *x.shape[1:]) for x in xs]
 
 
 class MergeLayer(Layer):
@@ -46,14 +56,14 @@ class MergeLayer(Layer):
             raise ModelFileError(f"{self.where()}: a merge layer needs a list of at least 2 inputs")
 
     def output_shape(self, input_shape):
-        shape = _broadcast_shapes([s[1:] for s in input_shape])
+        shape = _broadcast_shapes([s[1:] for s in input_shape], self.where())
         return (input_shape[0][0], *shape)
 
     def compute_mask(self, x, mask):
         return None if mask is None else _or_masks(mask)
 
     def call(self, x, mask=None):
-        return self.merge(x).astype(F, copy=False)  # merge(xs): each subclass's elementwise rule
+        return self.merge(_same_rank(x)).astype(F, copy=False)  # merge(xs): each subclass's elementwise rule
 
 
 class AddLayer(MergeLayer):
@@ -84,6 +94,7 @@ class AverageLayer(MergeLayer):
 class MultiplyLayer(MergeLayer):
     def call(self, x, mask=None):
         masks = mask if (mask is not None and self.ctx.keras_major >= 3) else [None] * len(x)
+        x = _same_rank(x)
         if all(m is None for m in masks):
             out = x[0]
             for xi in x[1:]:
@@ -108,7 +119,7 @@ class _MaskedExtremum(MergeLayer):
 
     def call(self, x, mask=None):
         masks = mask if (mask is not None and self.ctx.keras_major >= 3) else [None] * len(x)
-        out, out_mask = None, None
+        x, out, out_mask = _same_rank(x), None, None
         for xi, m in zip(x, masks):
             mb = None if m is None else np.broadcast_to(m[..., None], xi.shape)
             if out is None:

@@ -46,7 +46,11 @@ class BatchNormalizationLayer(Layer):
         super().__init__(spec, ctx)
         c = self.config
         self.center, self.scale = c.get("center", True), c.get("scale", True)
-        self.expect_weights([(None,)] * self.n_weights(c))
+        self.axis = _axes(c.get("axis", -1))
+        # One axis: statistics shaped (d,). tf_keras with several axes: shaped like the input with 1 elsewhere
+        # ((1, 1, 2, 3) for axis=[2, 3] of a rank-4 input).
+        rank = 1 if len(self.axis) == 1 else (self.weights[0].ndim if self.weights else 1)
+        self.expect_weights([(None,) * rank] * self.n_weights(c))
         ws = list(self.weights)
         gamma = ws.pop(0) if self.scale else None
         beta = ws.pop(0) if self.center else None
@@ -57,18 +61,28 @@ class BatchNormalizationLayer(Layer):
             inv = inv * gamma
         self.inv = inv
         self.shift = ((beta if beta is not None else F(0)) - mean * inv).astype(F)
-        self.axis = _axes(c.get("axis", -1))
 
     @classmethod
     def n_weights(cls, config):
         return 2 + int(config.get("center", True)) + int(config.get("scale", True))
 
+    def _stat_shape(self, input_shape) -> tuple:
+        rank = len(input_shape)
+        axes = {a % rank for a in self.axis}
+        if len(self.axis) == 1:
+            return (input_shape[self.axis[0]],)
+        return tuple(input_shape[i] if i in axes else 1 for i in range(rank))
+
     def check_input(self, input_shape):
-        if len(self.axis) != 1 or input_shape[self.axis[0]] != self.inv.shape[0]:
-            raise ModelFileError(f"{self.where()}: statistics of size {self.inv.shape[0]} do not fit axis {self.axis} "
-                             f"of inputs {input_shape}")
+        if any(not -len(input_shape) < a < len(input_shape) or a % len(input_shape) == 0 for a in self.axis):
+            raise ModelFileError(f"{self.where()}: axis {self.axis} does not fit inputs {input_shape}")
+        if self.inv.shape != self._stat_shape(input_shape):
+            raise ModelFileError(f"{self.where()}: statistics of shape {self.inv.shape} do not fit axis {self.axis} "
+                                 f"of inputs {input_shape}")
 
     def call(self, x, mask=None):
+        if self.inv.ndim == x.ndim:  # several axes (tf_keras): already broadcastable
+            return (x * self.inv + self.shift).astype(F, copy=False)
         shape = [1] * x.ndim
         shape[self.axis[0] % x.ndim] = -1
         return (x * self.inv.reshape(shape) + self.shift.reshape(shape)).astype(F, copy=False)

@@ -7,6 +7,8 @@ return_sequences and stateful carry, exactly as keras/src/backend/tensorflow/rnn
 
 from __future__ import annotations
 
+import contextvars
+
 import numpy as np
 
 from ..errors import InputError, ModelFileError
@@ -14,6 +16,17 @@ from . import activations
 from .base import Layer, anything, boolean, keep_masked, matmul_last, positive_int
 from .fastpath import dense_fast, fast_step, run_fast, run_native
 from .layout import CellLayout
+
+
+# A trace being recorded in this thread / async context (trace.py): ``begin(layer, x, mask)`` returns the
+# ``record`` callback for one recurrent call. Per context, so concurrent predicts and traces never see each other.
+TRACING: contextvars.ContextVar = contextvars.ContextVar("kerasless_tracing", default=None)
+
+
+def recorder(layer, x, mask, record=None):
+    """The record callback for one call of ``layer``: the given one, else the active trace's, else None."""
+    tracer = TRACING.get()
+    return record if record is not None or tracer is None else tracer.begin(layer, x, mask)
 
 
 def run(step, params, xp, states, mask=None, *, go_backwards=False, return_sequences=False,
@@ -164,11 +177,6 @@ class RecurrentLayer(Layer):
             xp += self.input_bias
         return xp
 
-    def initial_state(self, batch: int) -> tuple:
-        """The states a call starts from: the carried ones (stateful), else zeros."""
-        carried = self._carried(batch)
-        return carried if carried is not None else self._zeros(batch)
-
     def _zeros(self, batch: int) -> tuple:
         return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
 
@@ -194,7 +202,7 @@ class RecurrentLayer(Layer):
                                  f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
         states = initial_state if initial_state is not None else self._carried(x.shape[0])  # None: zeros
         opts = {"go_backwards": self.go_backwards, "return_sequences": self.return_sequences,
-                "zero_output_for_mask": self.zero_output_for_mask, "record": record}
+                "zero_output_for_mask": self.zero_output_for_mask, "record": recorder(self, x, mask, record)}
         out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
         if out is None:
             states = states if states is not None else self._zeros(x.shape[0])
@@ -212,6 +220,14 @@ class RecurrentLayer(Layer):
             for prefix, arr in rows:
                 out.update({f"{prefix}_{k}": v for k, v in self.LAYOUT.split(arr, self.units).items()})
         return out
+
+    def get_state(self):
+        """The carried states (stateful layers, after a call), or None."""
+        return self.state
+
+    def set_state(self, state) -> None:
+        """Replace the carried states (None: start from zeros)."""
+        self.state = state
 
     def reset_states(self) -> None:
         self.state = None

@@ -40,6 +40,9 @@ class TimeDistributedLayer(Layer):
         y = self.inner.call(x.reshape(b * t, *x.shape[2:]))  # (batch*time, ...)
         return y.reshape(b, t, *y.shape[1:])
 
-    def reset_states(self):
-        if hasattr(self.inner, "reset_states"):
-            self.inner.reset_states()
+    def parts(self):
+        return [(None, self.inner)]
+
+    def explain_text(self, inner):
+        return (f"{self.inner.class_name}{f'({inner})' if inner else ''} applied to every step k of axis 1",
+                ["the same weights serve every step k: y[:, k] = inner(x[:, k])"])

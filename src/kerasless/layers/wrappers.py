@@ -16,11 +16,27 @@ import numpy as np
 from ..errors import ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Layer, anything
-from .recurrent import RNN_OPTIONS, RecurrentLayer, run
+from .recurrent import RNN_OPTIONS, RecurrentLayer, recorder, run
 
 CELLS = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
 RNN_FLAGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask",
              "time_major", "name", "trainable", "dtype", "_build_config")
+
+
+def _cell(value, where: str) -> dict:
+    """A cell's config ``{"class_name": str, "config": dict}``, else a ModelFileError."""
+    if not (isinstance(value, dict) and isinstance(value.get("class_name"), str)
+            and isinstance(value.get("config", {}), dict)):
+        raise ModelFileError(f"{where}: 'cell' should be a layer config {{class_name, config}}, got {str(value)[:80]}")
+    return value
+
+
+def _cells(cell: dict, where: str) -> list[dict]:
+    """StackedRNNCells' cell configs."""
+    cells = cell.get("config", {}).get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise ModelFileError(f"{where}: StackedRNNCells should list its cells, got {str(cells)[:80]}")
+    return [_cell(c, where) for c in cells]
 
 
 def _cell_layer_spec(name, cell: dict, flags: dict, weights) -> LayerSpec:
@@ -46,7 +62,7 @@ class RNNLayer(Layer):
 
     def __new__(cls, spec, ctx):
         cfg = spec.config
-        cell = cfg.get("cell") or {}
+        cell = _cell(cfg.get("cell"), f"{ctx.source}: layer {spec.name!r}")
         flags = {k: v for k, v in cfg.items() if k not in ("cell",)}
         if cell.get("class_name") == "StackedRNNCells":
             return StackedRNNLayer(spec, ctx)
@@ -54,9 +70,9 @@ class RNNLayer(Layer):
 
     @classmethod
     def n_weights(cls, config):
-        cell = config.get("cell") or {}
+        cell = _cell(config.get("cell"), "RNN")
         if cell.get("class_name") == "StackedRNNCells":
-            return sum(_cell_n_weights(c) for c in cell["config"]["cells"])
+            return sum(_cell_n_weights(c) for c in _cells(cell, "RNN"))
         return _cell_n_weights(cell)
 
 
@@ -85,7 +101,7 @@ class StackedRNNLayer(RecurrentLayer):
         flags = {"return_sequences": False, "go_backwards": False, "stateful": False}
         ws = list(spec.weights)
         self.cells = []
-        for k, cell in enumerate(c["cell"]["config"]["cells"]):
+        for k, cell in enumerate(_cells(c["cell"], self.where())):
             n = _cell_n_weights(cell)
             layer = ctx.build(_cell_layer_spec(f"{self.name}/cell_{k}", cell, flags, ws[:n]))
             ws = ws[n:]
@@ -105,6 +121,14 @@ class StackedRNNLayer(RecurrentLayer):
 
     step = staticmethod(_stacked_step)
 
+    def parts(self):
+        return [(f"cell_{k}", cell) for k, cell in enumerate(self.cells)]
+
+    named_weights = Layer.named_weights  # the cells' own, prefixed cell_k/
+
+    def explain_text(self, inner):
+        return inner, ["cells run in order within each step: cell k's output h_t is cell k+1's input x_t"]
+
     @classmethod
     def n_weights(cls, config):
         return RNNLayer.n_weights(config)
@@ -119,7 +143,7 @@ class StackedRNNLayer(RecurrentLayer):
     def _sizes(self):
         return [cell.units for cell in self.cells for _ in range(cell.n)]
 
-    def initial_state(self, batch):
+    def _start_states(self, batch):
         if self.stateful and self.state is not None:
             return self.state
         return tuple(np.zeros((batch, u), np.float32) for u in self._sizes())
@@ -136,12 +160,12 @@ class StackedRNNLayer(RecurrentLayer):
             x, initial_state = x[0], x[1:] or initial_state
             mask = mask[0] if isinstance(mask, list) else mask
         states = (tuple(np.asarray(s, np.float32) for s in initial_state) if initial_state is not None
-                  else self.initial_state(x.shape[0]))
+                  else self._start_states(x.shape[0]))
         n = self.cells[-1].n
         states = states[-n:] + states[:-n]  # internal order
         y, states = run(type(self).step, self.params, self.project(x), states, mask,
                         go_backwards=self.go_backwards, return_sequences=self.return_sequences,
-                        zero_output_for_mask=self.zero_output_for_mask, record=record)
+                        zero_output_for_mask=self.zero_output_for_mask, record=recorder(self, x, mask, record))
         states = states[n:] + states[:n]  # Keras order
         if self.stateful:
             self.state = states
@@ -195,12 +219,11 @@ class NestedModelLayer(Layer):
     def layers(self):
         return self.model.layers
 
-    @property
-    def stateful(self):
-        return self.model.stateful
+    def parts(self):
+        return [(layer.name, layer) for layer in self.model.layers]
 
-    def reset_states(self):
-        self.model.reset_states()
+    def explain_text(self, inner):
+        return f"a nested model of {len(self.model.layers)} layers", []
 
     def output_shape(self, input_shape):
         shapes = [self.model._shapes[tuple(r)] for r in self.model.spec.outputs]
@@ -212,7 +235,7 @@ class NestedModelLayer(Layer):
         xs = x if isinstance(x, list) else [x]
         masks = mask if isinstance(mask, list) else [mask]
         xs = [np.asarray(a, np.float32) for a in xs]
-        outs = self.model._run(xs, "masks", masks)
+        outs = self.model.outputs_with_masks(xs, masks)
         self._masks = [m for _, m in outs]
         ys = [y for y, _ in outs]
         return ys[0] if len(ys) == 1 else ys

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 import threading
 import weakref
 
 import numpy as np
 
+from ..layers.layout import GRU, LSTM, SIMPLE_RNN
+
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels.c")  # os.path: no pathlib import
-_FLAGS = [["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"], ["-O3", "-fno-math-errno", "-fno-trapping-math"]]
+_FLAGS = [["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
+          ["-O3", "-fno-math-errno", "-fno-trapping-math"]]
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "hard_sigmoid": 3, "hard_sigmoid_k2": 4, "relu": 5}
 DENSE_ACT_CODES = {**ACT_CODES, "softmax": 6}  # softmax over the last axis: Dense only
-KINDS = {"lstm": 0, "gru": 1, "gru_v1": 2, "simple": 3}
+KINDS = {"lstm": 0, "gru": 1, "gru_v1": 2, "simple_rnn": 3}
 
 _lib = None
 _lock = threading.Lock()
@@ -47,78 +49,19 @@ class Job(ctypes.Structure):  # kl_job in kernels.c
     ]
 
 
-def _cache_dir() -> str:
-    return os.environ.get("KERASLESS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "kerasless")
-
-
-def _compiler() -> str | None:
-    import shutil
-
-    for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if cc and shutil.which(cc):
-            return cc
-    return None
-
-
 def _build() -> ctypes.CDLL:
-    """Load the cached library for this source, flags, $CC and machine, compiling it first when missing. Only a
-    build looks for a compiler and imports subprocess/tempfile (a cache hit stays cheap: cold start)."""
-    import zlib
+    """The kernel library (native/build.py compiles and caches it), with its ABI checked."""
+    from .build import load
 
-    with open(_SOURCE, "rb") as f:
-        src = f.read()
-    machine = os.uname() if hasattr(os, "uname") else (sys.platform,)
-    errors, cc = [], None
-    for flags in _FLAGS:
-        tag = src + repr((os.environ.get("CC"), flags, machine)).encode()
-        key = f"{zlib.crc32(tag):08x}{zlib.adler32(tag):08x}"  # a cache key, not a security check
-        out = os.path.join(_cache_dir(), f"kernels-{key}{'.dll' if sys.platform == 'win32' else '.so'}")
-        if not os.path.exists(out):
-            cc = cc or _compiler()
-            if cc is None:
-                raise OSError("no C compiler (cc/gcc/clang) on PATH")
-            error = _compile(cc, flags, out)
-            if error:
-                errors.append(error)
-                continue
-        lib = ctypes.CDLL(out)
-        lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int]
-        lib.kl_rnn_run.restype = ctypes.c_int
-        lib.kl_dense.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
-                                 ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-        lib.kl_dense.restype = ctypes.c_int
-        if lib.kl_abi_version() != 5:
-            raise OSError("stale kernel library")
-        return lib
-    raise OSError("; ".join(errors))
-
-
-def _compile(cc: str, flags: list, out: str) -> str | None:
-    """Compile kernels.c to ``out``, one process at a time (a lock file beside it: processes starting together
-    wait for the first build and load it). Returns an error text, or None."""
-    import subprocess
-    import tempfile
-
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out + ".lock", "a") as lock:
-        try:
-            import fcntl
-
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except ImportError:  # Windows: no lock; the atomic rename below still protects readers
-            pass
-        if os.path.exists(out):  # another process built it while this one waited
-            return None
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(out))
-        os.close(fd)
-        cmd = [cc, *flags, "-shared", "-fPIC", "-o", tmp, _SOURCE, "-lpthread", "-lm"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            os.unlink(tmp)
-            return f"{' '.join(cmd)}: {proc.stderr.strip()[:300]}"
-        os.replace(tmp, out)  # atomic: a reader never loads a half-written file
-    return None
+    lib = load(_SOURCE, _FLAGS)
+    lib.kl_rnn_run.argtypes = [ctypes.POINTER(Job), ctypes.c_int]
+    lib.kl_rnn_run.restype = ctypes.c_int
+    lib.kl_dense.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                             ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    lib.kl_dense.restype = ctypes.c_int
+    if lib.kl_abi_version() != 5:
+        raise OSError("stale kernel library")
+    return lib
 
 
 def library():
@@ -131,7 +74,7 @@ def library():
                 try:
                     _lib = _build()
                     _reason = "ok"
-                except Exception as exc:  # no compiler, read-only cache, exotic platform: NumPy it is
+                except Exception as exc:  # noqa: BLE001 -- no compiler, read-only cache, odd platform: NumPy
                     _lib, _reason = None, f"{type(exc).__name__}: {exc}"
                 _tried = True
     return _lib
@@ -209,7 +152,9 @@ def _ptr(a):
         return a.ctypes.data
 
 
-GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "hh"), "gru_v1": ("z", "r", "hh"), "simple": ()}
+# The gates each cell's step records (trace), from the layout: gate variables that are not states.
+GATES = {kind: tuple(g.var for g in cell.gates if g.var not in cell.states)
+         for kind, cell in (("lstm", LSTM), ("gru", GRU), ("gru_v1", GRU), ("simple_rnn", SIMPLE_RNN))}
 
 
 PANEL = 16
