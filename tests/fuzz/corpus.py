@@ -84,7 +84,7 @@ class Ctx:
         case = {"id": f"{self.family}-{self.k:05d}", "family": self.family, "op": op,
                 "fixture": fixture.name if fixture else None, "path": str(path), "expect": expect,
                 "input": None, "ref": None, "load_kw": {}, "predict_kw": {}, "watch": [PWNED],
-                "dir": str(self.dir)}
+                "dir": str(self.dir), "refuse_at": "predict" if self.family == "inputs" else "load"}
         if fixture is not None:
             case["input"] = self.pickle("x.pkl", fixture.x)
             if ref == "fixture":

@@ -58,6 +58,8 @@ def run(case: dict, kerasless, kn) -> dict:
         hit = _canary_in_weights(model)
         if hit:
             return {"outcome": "canary", "phase": phase, "detail": f"weights {hit} hold the canary value"}
+        if case["expect"] == "refuse" and case.get("refuse_at") == "load":
+            return {"outcome": "accepted", "phase": phase, "detail": "loaded a file that must be refused"}
         phase = "predict"
         x = _input(case, model)
         with np.errstate(all="ignore"):
