@@ -153,8 +153,13 @@ def _npz(ctx: Ctx, fx, src: bytes) -> dict:
     import h5py
 
     rng = ctx.rng
-    with h5py.File(io.BytesIO(dict(m.read_entries(src))["model.weights.h5"]), "r") as f:
-        arrays = {n: f[n][()] for n in m.datasets(f)}
+    while True:  # a fixture with weights
+        with h5py.File(io.BytesIO(dict(m.read_entries(src))["model.weights.h5"]), "r") as f:
+            arrays = {n: f[n][()] for n in m.datasets(f)}
+        if arrays:
+            break
+        fx = rng.choice(fixtures("keras"))
+        src = fx.path.read_bytes()
     kind = rng.choice(NPZ_KINDS)
     victim = rng.choice(sorted(arrays)) if arrays else None
     members = []
@@ -215,13 +220,16 @@ def config(ctx: Ctx) -> dict:
     fx = rng.choice(fixtures("h5" if where == "model_config" else "keras"))
     src = fx.path.read_bytes()
     n = rng.choice([1, 1, 1, 2, 3])
+    sizes = rng.random() < 0.5 and where != "metadata.json"  # a targeted key, else any node
     if where == "model_config":
-        cfg, note = m.confuse(m.h5_config(src), rng, n)
+        cfg = m.h5_config(src)
+        cfg, note = (sizes and m.confuse_sizes(cfg, rng)) or m.confuse(cfg, rng, n)
         text = m.json_text(cfg)
         return ctx.case(fx, f"model_config: {note}", m.rewrite_h5(src, lambda g: g.attrs.__setitem__(
             "model_config", text)))
     entries = dict(m.read_entries(src))
-    cfg, note = m.confuse(json.loads(entries[where]), rng, n)
+    cfg = json.loads(entries[where])
+    cfg, note = (sizes and m.confuse_sizes(cfg, rng)) or m.confuse(cfg, rng, n)
     if not json.loads(entries[where]) or rng.random() < 0.05:  # the whole document replaced
         cfg, note = rng.choice(m.CONFUSERS), "whole document"
         note = f"whole document = {m._short(cfg)}"

@@ -19,6 +19,7 @@ OPS = {
     "lzf": (2, "any", True), "scaleoffset": (2, "any", False), "group-for-dataset": (3, "any", False),
     "dataset-for-group": (3, "any", False), "scalar": (3, "any", False), "empty": (3, "refuse", False),
     "userblock": (2, "any", True), "config-attr-type": (4, "any", False), "weight-names": (4, "any", False),
+    "reshape": (8, "refuse", False), "missing": (5, "refuse", False), "extra": (3, "any", False),
 }
 DTYPES = {"vlen-str": h5py.string_dtype(), "fixed-str": np.dtype("S8"), "compound": np.dtype([("a", "<f4"), ("b", "<i4")]),
           "reference": h5py.ref_dtype, "enum": h5py.enum_dtype({"a": 0, "b": 1}, basetype="i1"), "bool": np.bool_,
@@ -132,6 +133,20 @@ def _edit(op: str, ctx: Ctx, notes: list):
                 g.create_dataset(name, data=data, chunks=True, **kw)
             else:
                 g.create_dataset(name, data=data)
+        elif op == "reshape":  # the wrong shape for the layer: Keras refuses at load
+            if data.ndim == 2 and shape[0] != shape[1]:
+                new = rng.choice([data.T, data[:-1] if shape[0] > 1 else data.reshape(-1), np.vstack([data, data[:1]])])
+            elif data.ndim:
+                new = rng.choice([np.concatenate([data.reshape(-1), data.reshape(-1)[:1]]), data.reshape(1, -1, 1)])
+            else:
+                new = np.zeros(2, data.dtype)
+            notes.append(f"{shape} -> {new.shape}")
+            del g[name]
+            g[name] = new
+        elif op == "missing":
+            del g[name]
+        elif op == "extra":
+            g[name.rsplit("/", 1)[0] + "/extra" if "/" in name else "extra"] = np.zeros(3, np.float32)
         elif op == "group-for-dataset":
             del g[name]
             g.create_group(name)

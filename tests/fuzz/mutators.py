@@ -173,6 +173,29 @@ CONFUSERS = [0, -1, 1.5, 2 ** 63, 10 ** 30, math.nan, math.inf, -math.inf, "", "
              "A" * 100_000, [None] * 64, {"class_name": "Dense", "config": {}}, -2 ** 31]
 
 
+# Config keys that size arrays, index axes or drive loops: the likeliest to reach arithmetic unchecked.
+SIZE_KEYS = {"units", "batch_shape", "batch_input_shape", "n", "pool_size", "strides", "padding", "dilation_rate",
+             "kernel_size", "filters", "num_heads", "key_dim", "value_dim", "rate", "target_shape", "dims", "cropping",
+             "size", "axis", "input_dim", "output_dim", "momentum", "epsilon", "depth_multiplier", "groups",
+             "return_sequences", "return_state", "go_backwards", "stateful", "merge_mode", "mask_value", "mask_zero",
+             "data_format", "reset_after", "implementation", "use_bias", "unit_forget_bias", "output_shape",
+             "keepdims", "normalize", "use_scale", "score_mode", "dropout", "negative_slope", "max_value", "threshold",
+             "alpha", "center", "scale", "inbound_nodes", "input_layers", "output_layers", "layers", "cell", "cells"}
+SIZE_VALUES = [0, -1, -2, 10 ** 9, 2 ** 31, 10 ** 18, 1.5, math.nan, True, None, [], [0], [-1], [10 ** 9],
+               [10 ** 9, 10 ** 9], [0, 0], "3", "same", "causal", "valid ", "channels_first", {}, [None], [1, 2, 3, 4, 5]]
+
+
+def confuse_sizes(config: dict, rng: random.Random) -> tuple[dict, str] | None:
+    """One size/axis/flag key set to a value that is wrong for it (None when the config has none)."""
+    paths = [p for p in json_nodes(config) if isinstance(p[-1], str) and p[-1] in SIZE_KEYS]
+    if not paths:
+        return None
+    path = rng.choice(paths)
+    new = copy.deepcopy(rng.choice(SIZE_VALUES))
+    json_set(config, path, new)
+    return config, f"{'/'.join(map(str, path))}={_short(new)}"
+
+
 def json_nodes(value, path=()) -> list[tuple]:
     """Every (path) to a value in a JSON tree, the root excluded."""
     out = []
