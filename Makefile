@@ -40,7 +40,7 @@ test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 	$(PY) -m pytest -q -m "not keras"
 
 fuzz: $(VENV)/.test   ## >= 10,000 malformed files and bad inputs (tests/fuzz): family x outcome table, fuzz-report.json
-	PYTHONPATH=tests $(PY) -m fuzz --cases 10000 --report fuzz-report.json
+	PYTHONPATH=tests $(PY) -m fuzz --cases 10000 --keras 2000 --report fuzz-report.json
 
 fixtures: $(VENV)/.test   ## regenerate tests/fixtures with Keras (commit the result)
 	$(PY) tests/make_fixtures.py

@@ -19,6 +19,7 @@ def main(argv=None) -> int:
     ap.add_argument("--h5py-timeout", type=float, default=10.0, help="KERASLESS_H5PY_TIMEOUT for the workers")
     ap.add_argument("--mem-gib", type=float, default=3.0, help="address-space cap of each worker")
     ap.add_argument("--family", help="only this family")
+    ap.add_argument("--keras", type=int, default=0, help="compare up to N damaged files kerasless accepted with Keras")
     ap.add_argument("--only", nargs="+", help="only these case ids (e.g. zip-00042)")
     ap.add_argument("--keep", help="keep the generated files in this directory")
     ap.add_argument("--report", default="fuzz-report.json")
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
 
     report = runner.run(args.cases, args.seed, args.jobs, args.timeout, args.h5py_timeout, args.mem_gib,
                         run_dir=args.keep, keep=bool(args.keep), only=args.only, family=args.family,
-                        progress=progress)
+                        progress=progress, keras=args.keras)
     with open(args.report, "w") as f:
         json.dump(report, f, indent=1)
     if args.markdown:
