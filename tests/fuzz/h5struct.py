@@ -19,7 +19,7 @@ OPS = {
     "lzf": (2, "any", True), "scaleoffset": (2, "any", False), "group-for-dataset": (3, "any", False),
     "dataset-for-group": (3, "any", False), "scalar": (3, "any", False), "empty": (3, "refuse", False),
     "userblock": (2, "any", True), "config-attr-type": (4, "any", False), "weight-names": (4, "any", False),
-    "reshape": (8, "refuse", False), "missing": (5, "refuse", False), "extra": (3, "any", False),
+    "reshape": (24, "refuse", False), "missing": (5, "refuse", False), "extra": (3, "any", False),
 }
 DTYPES = {"vlen-str": h5py.string_dtype(), "fixed-str": np.dtype("S8"), "compound": np.dtype([("a", "<f4"), ("b", "<i4")]),
           "reference": h5py.ref_dtype, "enum": h5py.enum_dtype({"a": 0, "b": 1}, basetype="i1"), "bool": np.bool_,
