@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fuzz fixtures bench bench-quick bench-export bench-deps docs toolchains clean
+.PHONY: demo test test-fast fuzz fixtures bench bench-quick bench-export bench-serve bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-quick: bench-deps   ## LSTM T=40, batch 1 and 1024; the sections with fewe
 
 bench-export: bench-deps   ## B=1 latency only: exported C / NumPy target vs ONNX Runtime and kerasless predict
 	$(PY) bench/bench_export.py
+
+bench-serve: $(VENV)/.test   ## kerasless serve vs the same server on Keras predict: req/s, p50/p99 at 1/8/32 clients (~3 min)
+	$(PY) bench/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -613,6 +613,186 @@ def build_batchnorm_axes(keras, rng):
     return model, normal_x(rng, 5, 2, 3)
 
 
+@_desc("Conv2D: padding same + strides (2, 1); dilation 2 + relu; groups=3 without bias")
+def build_conv2d_options(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 6, 3))
+    outs = [L.Conv2D(4, (3, 2), padding="same", strides=(2, 1))(x),
+            L.Conv2D(4, 3, dilation_rate=2, activation="relu")(x),
+            L.Conv2D(6, 2, groups=3, use_bias=False)(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 7, 6, 3))
+
+
+@_desc("DepthwiseConv2D(depth_multiplier=2, same) and SeparableConv2D(strides 2, same, depth_multiplier=2)")
+def build_depthwise_separable2d(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 6, 3))
+    outs = [L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x),
+            L.SeparableConv2D(5, (2, 3), strides=2, padding="same", depth_multiplier=2, activation="tanh")(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 7, 6, 3))
+
+
+@_desc("Conv3D: padding same + strides (1, 2, 1); dilation (1, 2, 1)")
+def build_conv3d(keras, rng):
+    L = keras.layers
+    x = keras.Input((4, 5, 6, 2))
+    outs = [L.Conv3D(3, (2, 3, 2), padding="same", strides=(1, 2, 1))(x),
+            L.Conv3D(2, 2, dilation_rate=(1, 2, 1))(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 4, 5, 6, 2))
+
+
+@_desc("2-D and 3-D Max/AveragePooling (valid/same, strides) and GlobalMax/GlobalAveragePooling (keepdims)")
+def build_pooling_nd(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((7, 6, 3)), keras.Input((4, 5, 6, 2))
+    outs = [L.MaxPooling2D((3, 2), strides=2, padding="same")(a), L.AveragePooling2D(2, strides=1, padding="same")(a),
+            L.AveragePooling2D((2, 3))(a), L.GlobalMaxPooling2D()(a), L.GlobalAveragePooling2D(keepdims=True)(a),
+            L.MaxPooling3D(2, padding="same")(b), L.AveragePooling3D((2, 2, 3), padding="same")(b),
+            L.GlobalMaxPooling3D(keepdims=True)(b), L.GlobalAveragePooling3D()(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 7, 6, 3), normal_x(rng, 4, 5, 6, 2)])
+
+
+@_desc("ZeroPadding2D/3D, Cropping2D/3D, UpSampling2D (nearest, bilinear) and UpSampling3D")
+def build_reshaping_nd(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 4, 3)), keras.Input((3, 4, 5, 2))
+    outs = [L.ZeroPadding2D(((1, 0), (2, 1)))(a), L.Cropping2D(((1, 1), (0, 2)))(a), L.UpSampling2D((2, 3))(a),
+            L.UpSampling2D(2, interpolation="bilinear")(a), L.ZeroPadding3D(1)(b),
+            L.Cropping3D(((1, 0), (0, 1), (1, 1)))(b), L.UpSampling3D((1, 2, 2))(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 5, 4, 3), normal_x(rng, 3, 4, 5, 2)])
+
+
+@_desc("CRNN (OCR-style): Conv2D -> MaxPooling2D -> Conv2D -> MaxPooling2D((2, 1)) -> Permute -> Reshape -> "
+       "Bidirectional(GRU, seq) -> Dense(softmax)")
+def build_crnn(keras, rng):
+    L = keras.layers
+    x = keras.Input((16, 12, 1))
+    y = L.MaxPooling2D(2)(L.Conv2D(4, 3, padding="same", activation="relu")(x))  # (8, 6, 4)
+    y = L.MaxPooling2D((2, 1))(L.Conv2D(6, 3, padding="same", activation="relu")(y))  # (4, 6, 6)
+    y = L.Reshape((6, 24))(L.Permute((2, 1, 3))(y))  # width is time
+    y = L.Bidirectional(L.GRU(5, return_sequences=True))(y)
+    return _fmodel(keras, x, L.Dense(7, activation="softmax")(y), rng, normal_x(rng, 16, 12, 1))
+
+
+@_desc("TimeDistributed(Conv2D) -> TimeDistributed(GlobalAveragePooling2D) -> LSTM: a video/sensor model")
+def build_td_conv_lstm(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 8, 8, 2))
+    y = L.TimeDistributed(L.Conv2D(3, 3, activation="relu"))(x)
+    y = L.TimeDistributed(L.GlobalAveragePooling2D())(y)
+    return _fmodel(keras, x, L.LSTM(4)(y), rng, normal_x(rng, 5, 8, 8, 2))
+
+
+@_desc("ConvLSTM2D (same, sequences) -> ConvLSTM2D (valid, strides 2, go_backwards, return_state); ConvLSTM1D; "
+       "ConvLSTM3D")
+def build_conv_lstm(keras, rng):
+    L = keras.layers
+    a, b, c = keras.Input((5, 6, 7, 2)), keras.Input((5, 8, 2)), keras.Input((3, 4, 5, 4, 1))
+    y = L.ConvLSTM2D(3, (3, 2), padding="same", return_sequences=True)(a)
+    seq, h, cs = L.ConvLSTM2D(2, 3, strides=2, go_backwards=True, return_state=True)(y)
+    outs = [seq, h, cs, L.ConvLSTM1D(3, 3, padding="same", return_sequences=True)(b), L.ConvLSTM3D(2, 2)(c)]
+    return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 5, 6, 7, 2), normal_x(rng, 5, 8, 2),
+                                                 normal_x(rng, 3, 4, 5, 4, 1)])
+
+
+@_desc("GroupNormalization on (t, 6) and (h, w, 6); Normalization (adapted, and given mean/variance with invert); "
+       "Rescaling; DepthwiseConv1D")
+def build_norm_preprocess(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 6)), keras.Input((4, 3, 6))
+    norm = L.Normalization()
+    norm.adapt(rng.normal(2.0, 3.0, (64, 5, 6)).astype(np.float32))
+    given = L.Normalization(mean=[0.5, -1.0, 2.0, 0.0, 1.0, 3.0], variance=[1.0, 4.0, 0.25, 2.0, 9.0, 0.5], invert=True)
+    outs = [L.GroupNormalization(3, epsilon=0.01)(a), L.GroupNormalization(2, center=False)(b), norm(a), given(a),
+            L.Rescaling(1 / 127.5, offset=-1)(a), L.DepthwiseConv1D(3, depth_multiplier=2, padding="same")(a)]
+    model = keras.Model([a, b], outs)
+    learned = ("gamma", "beta", "kernel", "bias")  # not the adapted mean/variance/count
+    model.set_weights([rng.normal(0.5, 0.5, np.shape(w)).astype(np.float32)
+                       if any(k in (w.path if is_keras3(keras) else w.name) for k in learned) else np.asarray(w)
+                       for w in model.weights])
+    return model, [normal_x(rng, 5, 6), normal_x(rng, 4, 3, 6)]
+
+
+@_desc("RMSNormalization (Keras 3 only)")
+def build_rms_norm(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 6))
+    return _fmodel(keras, x, L.RMSNormalization(epsilon=1e-5)(x), rng, normal_x(rng, 5, 6))
+
+
+@_desc("ThresholdedReLU(theta=0.3) (tf_keras only)")
+def build_thresholded_relu(keras, rng):
+    L = keras.layers
+    x = keras.Input((5, 6))
+    return _fmodel(keras, x, L.ThresholdedReLU(theta=0.3)(L.Dense(4)(x)), rng, normal_x(rng, 5, 6))
+
+
+@_desc("Conv1D/2D/3DTranspose: valid/same, strides, dilation, output_padding, relu")
+def build_conv_transpose(keras, rng):
+    L = keras.layers
+    a, b, c = keras.Input((5, 3)), keras.Input((4, 5, 2)), keras.Input((3, 4, 3, 2))
+    outs = [L.Conv1DTranspose(4, 3, strides=2)(a), L.Conv1DTranspose(2, 4, strides=3, padding="same")(a),
+            L.Conv2DTranspose(3, (3, 2), strides=(2, 1), padding="same", activation="relu")(b),
+            L.Conv2DTranspose(2, 2, strides=3)(b), L.Conv2DTranspose(2, 3, dilation_rate=2)(b),
+            L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1)(b),
+            L.Conv3DTranspose(2, (2, 3, 2), strides=(1, 2, 2), padding="same")(c)]
+    return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 5, 3), normal_x(rng, 4, 5, 2),
+                                                 normal_x(rng, 3, 4, 3, 2)])
+
+
+@_desc("EinsumDense: 'ab,bc->ac' with bias c; 'abc,cd->abd' with bias d; 'abc,cde->abde' with bias de, tanh")
+def build_einsum_dense(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((6,)), keras.Input((5, 6))
+    outs = [L.EinsumDense("ab,bc->ac", output_shape=4, bias_axes="c")(a),
+            L.EinsumDense("abc,cd->abd", output_shape=(5, 3), bias_axes="d")(b),
+            L.EinsumDense("abc,cde->abde", output_shape=(5, 2, 3), bias_axes="de", activation="tanh")(b),
+            L.EinsumDense("abc,cd->abd", output_shape=(None, 2))(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 6), normal_x(rng, 5, 6)])
+
+
+@_desc("AdaptiveAveragePooling1D / AdaptiveMaxPooling1D to 3 and 4 steps from 7 (Keras 3 only)")
+def build_adaptive_pooling(keras, rng):
+    L = keras.layers
+    x = keras.Input((7, 3))
+    outs = [L.AdaptiveAveragePooling1D(3)(x), L.AdaptiveMaxPooling1D(4)(x), L.AdaptiveAveragePooling1D(4)(x)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 7, 3))
+
+
+@_desc("Discretization -> Embedding -> LSTM; CategoryEncoding one_hot / multi_hot / count of integer ids")
+def build_discretize_encode(keras, rng):
+    L = keras.layers
+    a, b, c = keras.Input((6,)), keras.Input((3,), dtype="int32"), keras.Input((1,), dtype="int32")
+    y = L.LSTM(4)(L.Embedding(5, 3)(L.Discretization(bin_boundaries=[-1.0, -0.2, 0.3, 1.1])(a)))
+    outs = [y, L.CategoryEncoding(6, output_mode="multi_hot")(b), L.CategoryEncoding(6, output_mode="count")(b),
+            L.CategoryEncoding(6, output_mode="one_hot")(c)]
+    ids = [rng.integers(0, 6, (BATCH, n)).astype(np.int32) for n in (3, 1)]
+    return _fmodel(keras, [a, b, c], outs, rng, [normal_x(rng, 6), *ids])
+
+
+@_desc("keras.activations.* called on tensors in a functional model (op layers: Gelu, Elu, LeakyRelu, ...) "
+       "(Keras 3 only)")
+def build_op_activations(keras, rng):
+    A, ops = keras.activations, keras.ops
+    x = keras.Input((5, 6))
+    h = keras.layers.Dense(6)(x)
+    outs = [A.sigmoid(h), A.tanh(h), A.gelu(h), A.gelu(h, approximate=True), A.silu(h), A.elu(h, alpha=0.7),
+            A.selu(h), A.softplus(h), A.softsign(h), A.relu6(h), A.leaky_relu(h, negative_slope=0.1),
+            A.hard_sigmoid(h), A.hard_tanh(h), A.log_sigmoid(h), A.log_softmax(h, axis=1), A.celu(h, alpha=0.5),
+            A.exponential(h), A.hard_shrink(h, threshold=0.3), A.soft_shrink(h, threshold=0.2), A.sparse_plus(h),
+            A.squareplus(h, b=2), A.tanh_shrink(h), ops.threshold(h, 0.1, -1.0), A.softmax(h, axis=1),
+            A.sparse_sigmoid(h), A.relu(h)]
+    return _fmodel(keras, x, outs, rng, normal_x(rng, 5, 6))
+
+
+@_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
+def build_inert_nd(keras, rng):
+    L = keras.layers
+    a, b = keras.Input((5, 4, 3)), keras.Input((3, 4, 5, 2))
+    outs = [L.ActivityRegularization(l1=0.01)(L.SpatialDropout2D(0.3)(a)), L.SpatialDropout3D(0.5)(b)]
+    return _fmodel(keras, [a, b], outs, rng, [normal_x(rng, 5, 4, 3), normal_x(rng, 3, 4, 5, 2)])
+
+
 @_desc("LayerNormalization(rms_scaling=True) (Keras 3 only)")
 def build_layernorm_rms(keras, rng):
     L = keras.layers
@@ -779,6 +959,24 @@ CASES = {
     "two_input_concat": build_two_input_concat,
     "shared_merges": build_shared_merges,
     "merge_ranks": build_merge_ranks,
+    # --- 2-D / 3-D layers (issue 17) ------------------------------------------
+    "conv2d_options": build_conv2d_options,
+    "depthwise_separable2d": build_depthwise_separable2d,
+    "conv3d": build_conv3d,
+    "pooling_nd": build_pooling_nd,
+    "reshaping_nd": build_reshaping_nd,
+    "crnn": build_crnn,
+    "td_conv_lstm": build_td_conv_lstm,
+    "inert_nd": build_inert_nd,
+    "conv_lstm": build_conv_lstm,
+    "conv_transpose": build_conv_transpose,
+    "einsum_dense": build_einsum_dense,
+    "adaptive_pooling": build_adaptive_pooling,
+    "discretize_encode": build_discretize_encode,
+    "op_activations": build_op_activations,
+    "norm_preprocess": build_norm_preprocess,
+    "rms_norm": build_rms_norm,
+    "thresholded_relu": build_thresholded_relu,
     "batchnorm_axes": build_batchnorm_axes,
     "dot_seq": build_dot_seq,
     "nested_sequential": build_nested_sequential,
@@ -826,6 +1024,10 @@ _K22_REASON = ("k22 (synthesized Keras 2.2.4 .h5) is only made for: "
 SKIP: dict = {
     "layernorm_rms": {"tfk": "tf_keras LayerNormalization has no rms_scaling option (Keras 3 only)"},
     "batchnorm_axes": {"k3": "Keras 3 BatchNormalization takes one int axis (tf_keras only)"},
+    "rms_norm": {"tfk": "tf_keras has no RMSNormalization (Keras 3 only)"},
+    "adaptive_pooling": {"tfk": "tf_keras has no adaptive pooling layers (Keras 3 only)"},
+    "op_activations": {"tfk": "tf_keras records activation calls as TFOpLambda (code; refused as unsafe)"},
+    "thresholded_relu": {"k3": "Keras 3 has no ThresholdedReLU (tf_keras only)"},
 }
 for _a in sorted(TFK_MISSING_ACTIVATIONS):
     SKIP.setdefault(f"act_{_a}", {})["tfk"] = (

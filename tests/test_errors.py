@@ -87,8 +87,8 @@ def test_unsafe_fixtures_exist():
 
 
 def test_unknown_layer_lists_supported():
-    with pytest.raises(UnsupportedLayerError, match="ConvLSTM1D.*supported: .*LSTM"):
-        chain((4, 3), [("ConvLSTM1D", {"filters": 2}, [])])
+    with pytest.raises(UnsupportedLayerError, match="StringLookup.*supported: .*LSTM"):
+        chain((4, 3), [("StringLookup", {"vocabulary": ["a"]}, [])])
 
 
 @pytest.mark.parametrize("cls,option,value", [

@@ -25,7 +25,8 @@ ROOT = Path(__file__).parent.parent
 U = 4  # units of the builder models
 ROLES = {"LSTM": ["input", "forget", "cell", "output"], "GRU": ["update", "reset", "candidate"],
          "SimpleRNN": ["candidate"]}  # Keras's block order, restated here on purpose as the check
-KERAS_CLASS = {"LSTMLayer": "LSTM", "GRULayer": "GRU", "SimpleRNNLayer": "SimpleRNN"}  # RNN(cell) builds these
+KERAS_CLASS = {"LSTMLayer": "LSTM", "GRULayer": "GRU", "SimpleRNNLayer": "SimpleRNN",  # RNN(cell) builds these
+               **{f"ConvLSTM{n}DLayer": "LSTM" for n in (1, 2, 3)}}  # an LSTM's gates, convolved
 
 
 def _dense(units, input_dim, rng, activation="softmax"):

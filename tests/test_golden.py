@@ -48,6 +48,13 @@ def _nonfinite_cases():
             yield case
 
 
+# Where TensorFlow itself is not consistent: grappler may fuse conv + bias + relu into a kernel whose relu maps NaN
+# to 0, and under tf_keras whether it does depends on the whole graph (the same Conv2D layer fused in one model and
+# not in another, measured). kerasless propagates NaN there; these cases check every NaN Keras gives is NaN here and
+# every other value where kerasless is finite.
+GRAPH_DEPENDENT_NAN = {("crnn", "tfk"), ("td_conv_lstm", "tfk")}
+
+
 @pytest.mark.parametrize("model_file", list(_nonfinite_cases()))
 @pytest.mark.parametrize("backend", ["numpy", "native"])
 def test_golden_nan_inf(model_file, backend):
@@ -64,6 +71,9 @@ def test_golden_nan_inf(model_file, backend):
     expected = _load(d, "y_nonfinite")
     label = f"{d.parent.name}/{d.name}/{model_file.name}/nonfinite/{backend}"
     for i, (a, e) in enumerate(zip(flatten(y), flatten(expected))):
+        if (d.parent.name, d.name) in GRAPH_DEPENDENT_NAN:
+            assert np.isnan(a[np.isnan(e)]).all(), f"{label}/out{i}: a NaN of Keras's is not NaN here"
+            e = np.where(np.isnan(a), a, e)  # positions TF's fused relu zeroed
         assert_close(a, e, label=f"{label}/out{i}")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import load
 from .errors import KeraslessError
+from .serve.options import CLI_ARGUMENTS as SERVE_ARGUMENTS
 
 
 def _predict(args):
@@ -58,6 +59,12 @@ def _generate(args):
         sys.stdout.write(ch)
         sys.stdout.flush()
     sys.stdout.write("\n")
+
+
+def _serve(args):
+    from .serve import cli_serve
+
+    cli_serve(args)
 
 
 def _demo(args):
@@ -113,6 +120,7 @@ COMMANDS = {
                        "help": "window: re-run the last maxlen chars (the seed's way); stream: carry state, O(1)/char"}),
         (("--vocab",), {"metavar": "JSON", "help": "vocabulary file (default: inside the model or beside it)"}),
     ]),
+    "serve": (_serve, "serve models over TF Serving's REST API (needs kerasless[serve])", SERVE_ARGUMENTS),
     "demo": (_demo, "run the bundled model and compare with the stored Keras output", []),
 }
 

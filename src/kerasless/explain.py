@@ -204,7 +204,9 @@ def _describe_recurrent(layer, counter, part, info) -> None:
     n_rows = 0 if not layer.use_bias else layer.weights[2].shape[0] if layer.weights[2].ndim == 2 else 1
     total = layer.count_params()
     terms = " + ".join(f"{int(np.prod(w.shape)):,}" for w in layer.weights)
-    formula = (f"{terms} = {lay.n_gates}·{u}·({layer.input_dim} + {u}" + (f" + {n_rows}" if n_rows else "")
+    taps = int(np.prod(layer.weights[0].shape[:-2]))  # ConvLSTM: kernel positions; 1 for plain RNNs
+    k = f"{taps}·" if taps > 1 else ""
+    formula = (f"{terms} = {lay.n_gates}·{u}·({k}{layer.input_dim} + {k}{u}" + (f" + {n_rows}" if n_rows else "")
                + f") = {total:,}")
     formula = f"{part} {formula}" if part else formula
     info.param_formula = f"{info.param_formula}; {formula}" if info.param_formula else formula

@@ -74,7 +74,7 @@ class Model:
         self.name = spec.name
         self.source = spec.source
         self.keras_version = spec.keras_version
-        ctx = Context(spec.keras_major, spec.source)
+        ctx = Context(spec.keras_major, spec.source, model=type(self))
         self.layers: list[Layer] = [build_layer(s, ctx) for s in spec.layers]
         self._by_name = {layer.name: layer for layer in self.layers}
         if len(self._by_name) != len(self.layers):

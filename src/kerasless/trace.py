@@ -84,10 +84,11 @@ class _Recorder:
 
     def _put(self, name, k, value, masked_nan):
         value = np.asarray(value, np.float32)
-        if name not in self.arrays:  # (batch, time, width): stacked cells' states differ in width
-            self.arrays[name] = np.full((*self.shape[:2], value.shape[-1]), np.nan, np.float32)
+        if name not in self.arrays:  # (batch, time, *state): stacked cells' states differ in width
+            self.arrays[name] = np.full((*self.shape[:2], *value.shape[1:]), np.nan, np.float32)
         if masked_nan and self.mask is not None:
-            value = np.where(self.mask[:, k, None], value, np.float32(np.nan))
+            keep = self.mask[:, k].reshape(-1, *(1,) * (value.ndim - 1))
+            value = np.where(keep, value, np.float32(np.nan))
         self.arrays[name][:, k] = value
 
     def __call__(self, k, gates, states):

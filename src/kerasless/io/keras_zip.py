@@ -26,6 +26,9 @@ CHILDREN = {
     "LSTM": ("cell",),
     "GRU": ("cell",),
     "SimpleRNN": ("cell",),
+    "ConvLSTM1D": ("cell",),
+    "ConvLSTM2D": ("cell",),
+    "ConvLSTM3D": ("cell",),
     "MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense"),
 }
 # Config key holding each child's own config (for recursing into its class).

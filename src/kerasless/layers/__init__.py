@@ -5,15 +5,25 @@ from __future__ import annotations
 from ..errors import KeraslessError, ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
 from .base import Context, Layer
-from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer
+from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer, ThresholdedReLULayer
 from .attention import AdditiveAttentionLayer, AttentionLayer, MultiHeadAttentionLayer
 from .bidirectional import BidirectionalLayer
-from .convolutional import (AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
+from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2DLayer, Cropping3DLayer,
+                         GlobalAveragePooling2DLayer, GlobalAveragePooling3DLayer, GlobalMaxPooling2DLayer,
+                         GlobalMaxPooling3DLayer, MaxPooling2DLayer, MaxPooling3DLayer, UpSampling2DLayer,
+                         UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
+from .conv_transpose import Conv1DTransposeLayer, Conv2DTransposeLayer, Conv3DTransposeLayer
+from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
+from .op_activations import OPS, OpActivationLayer
+from .preprocessing import (CategoryEncodingLayer, DiscretizationLayer, GroupNormalizationLayer, NormalizationLayer,
+                            RescalingLayer, RMSNormalizationLayer)
+from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
+from .convolutional import (AdaptiveAveragePooling1DLayer, AdaptiveMaxPooling1DLayer, AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
                             GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
                             ZeroPadding1DLayer)
 from .core import (ActivationLayer, FlattenLayer, InputLayer, MaskingLayer, NoOp, PermuteLayer, RepeatVectorLayer,
                    ReshapeLayer)
-from .dense import DenseLayer
+from .dense import DenseLayer, EinsumDenseLayer
 from .embedding import EmbeddingLayer
 from .gru import GRULayer
 from .lstm import LSTMLayer
@@ -33,6 +43,7 @@ REGISTRY: dict[str, type[Layer]] = {
     "Bidirectional": BidirectionalLayer,
     "TimeDistributed": TimeDistributedLayer,
     "Dense": DenseLayer,
+    "EinsumDense": EinsumDenseLayer,
     "Embedding": EmbeddingLayer,
     "Masking": MaskingLayer,
     "Activation": ActivationLayer,
@@ -42,6 +53,10 @@ REGISTRY: dict[str, type[Layer]] = {
     "Permute": PermuteLayer,
     "Dropout": NoOp,
     "SpatialDropout1D": NoOp,
+    "SpatialDropout2D": NoOp,
+    "SpatialDropout3D": NoOp,
+    "Identity": NoOp,
+    "ActivityRegularization": NoOp,
     "GaussianNoise": NoOp,
     "GaussianDropout": NoOp,
     "AlphaDropout": NoOp,
@@ -66,9 +81,42 @@ REGISTRY: dict[str, type[Layer]] = {
     "ZeroPadding1D": ZeroPadding1DLayer,
     "Cropping1D": Cropping1DLayer,
     "UpSampling1D": UpSampling1DLayer,
+    "AdaptiveAveragePooling1D": AdaptiveAveragePooling1DLayer,
+    "AdaptiveMaxPooling1D": AdaptiveMaxPooling1DLayer,
+    "Conv2D": Conv2DLayer,
+    "Conv3D": Conv3DLayer,
+    "Conv1DTranspose": Conv1DTransposeLayer,
+    "Conv2DTranspose": Conv2DTransposeLayer,
+    "Conv3DTranspose": Conv3DTransposeLayer,
+    "DepthwiseConv1D": DepthwiseConv1DLayer,
+    "DepthwiseConv2D": DepthwiseConv2DLayer,
+    "SeparableConv2D": SeparableConv2DLayer,
+    "MaxPooling2D": MaxPooling2DLayer,
+    "MaxPooling3D": MaxPooling3DLayer,
+    "AveragePooling2D": AveragePooling2DLayer,
+    "AveragePooling3D": AveragePooling3DLayer,
+    "GlobalMaxPooling2D": GlobalMaxPooling2DLayer,
+    "GlobalMaxPooling3D": GlobalMaxPooling3DLayer,
+    "GlobalAveragePooling2D": GlobalAveragePooling2DLayer,
+    "GlobalAveragePooling3D": GlobalAveragePooling3DLayer,
+    "ZeroPadding2D": ZeroPadding2DLayer,
+    "ZeroPadding3D": ZeroPadding3DLayer,
+    "Cropping2D": Cropping2DLayer,
+    "Cropping3D": Cropping3DLayer,
+    "UpSampling2D": UpSampling2DLayer,
+    "UpSampling3D": UpSampling3DLayer,
+    "ConvLSTM1D": ConvLSTM1DLayer,
+    "ConvLSTM2D": ConvLSTM2DLayer,
+    "ConvLSTM3D": ConvLSTM3DLayer,
     "BatchNormalization": BatchNormalizationLayer,
     "LayerNormalization": LayerNormalizationLayer,
     "UnitNormalization": UnitNormalizationLayer,
+    "GroupNormalization": GroupNormalizationLayer,
+    "RMSNormalization": RMSNormalizationLayer,
+    "Normalization": NormalizationLayer,
+    "Rescaling": RescalingLayer,
+    "Discretization": DiscretizationLayer,
+    "CategoryEncoding": CategoryEncodingLayer,
     "Attention": AttentionLayer,
     "AdditiveAttention": AdditiveAttentionLayer,
     "MultiHeadAttention": MultiHeadAttentionLayer,
@@ -76,6 +124,7 @@ REGISTRY: dict[str, type[Layer]] = {
     "LeakyReLU": LeakyReLULayer,
     "PReLU": PReLULayer,
     "ELU": ELULayer,
+    "ThresholdedReLU": ThresholdedReLULayer,
     "Softmax": SoftmaxLayer,
     "NotEqual": NotEqualOp,
     "Equal": EqualOp,
@@ -83,11 +132,18 @@ REGISTRY: dict[str, type[Layer]] = {
     "All": AllOp,
     "LogicalAnd": LogicalAndOp,
     "LogicalOr": LogicalOrOp,
+    **{name: OpActivationLayer for name in OPS},  # keras.activations.<op>(x) in a functional model
 }
 # Keras 2 / tf_keras names of the same classes.
 ALIASES = {"Convolution1D": "Conv1D", "SeparableConvolution1D": "SeparableConv1D", "MaxPool1D": "MaxPooling1D",
            "AvgPool1D": "AveragePooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
-           "GlobalAvgPool1D": "GlobalAveragePooling1D"}
+           "GlobalAvgPool1D": "GlobalAveragePooling1D", "Convolution2D": "Conv2D", "Convolution3D": "Conv3D",
+           "SeparableConvolution2D": "SeparableConv2D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
+           "AvgPool2D": "AveragePooling2D", "AvgPool3D": "AveragePooling3D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
+           "GlobalMaxPool3D": "GlobalMaxPooling3D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
+           "GlobalAvgPool3D": "GlobalAveragePooling3D", "Convolution2DTranspose": "Conv2DTranspose",
+           "Deconvolution2D": "Conv2DTranspose", "Convolution3DTranspose": "Conv3DTranspose",
+           "Deconvolution3D": "Conv3DTranspose"}
 
 
 def layer_class(class_name: str, where: str = "") -> type[Layer]:
@@ -101,7 +157,7 @@ def layer_class(class_name: str, where: str = "") -> type[Layer]:
 
 def build_layer(spec: LayerSpec, ctx: Context) -> Layer:
     """Build one layer object from its spec (wrappers build their inner layers through the same function)."""
-    child = Context(ctx.keras_major, ctx.source)
+    child = Context(ctx.keras_major, ctx.source, model=ctx.model)
     child.build = lambda s: build_layer(s, child)
     child.layer_class = lambda name, parent: layer_class(name, f"{parent.where()}: inner ")
     cls = layer_class(spec.class_name, f"{ctx.source}: layer {spec.name!r}: ")

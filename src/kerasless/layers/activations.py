@@ -45,9 +45,24 @@ def _gelu(x):  # exact (approximate=False), the Keras default for the "gelu" str
     return (x * (_erf(x.astype(np.float64) / math.sqrt(2)).astype(x.dtype) + F(1)) / F(2)).astype(x.dtype)
 
 
+def softmax(x, axis=-1):
+    """tf.nn.softmax over one axis, non-finite inputs included (measured): a NaN or +inf entry gives NaN there and
+    0 at every other entry of its slice; a slice of only -inf is NaN. (TensorFlow itself is not consistent: one
+    generator process saw NaN spread over the whole slice; eager and fresh-process predicts give this rule.)"""
+    bad = np.isnan(x) | (x == np.inf)
+    if not bad.any():
+        with np.errstate(invalid="ignore"):
+            e = np.exp(x - x.max(axis=axis, keepdims=True))
+            return e / e.sum(axis=axis, keepdims=True)
+    clean = np.where(bad, F(-np.inf), x)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(clean - clean.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+    return np.where(bad.any(axis=axis, keepdims=True), np.where(bad, F(np.nan), F(0)), out).astype(x.dtype)
+
+
 def _softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return softmax(x, -1)
 
 
 def _log_softmax(x):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, ModelFileError
+from .activations import softmax
 from .base import Layer, anything
 
 F = np.float32
@@ -54,6 +55,16 @@ class LeakyReLULayer(Layer):
 
     def call(self, x, mask=None):
         return np.where(x >= 0, x, self.slope * x).astype(F, copy=False)
+
+
+class ThresholdedReLULayer(Layer):
+    """tf_keras: x * (x > theta), as a product (so -inf and NaN give NaN, like TensorFlow)."""
+
+    OPTIONS = {"theta": _number}
+    OPTIONS_DOC = "theta"
+
+    def call(self, x, mask=None):
+        return (x * (x > F(self.config.get("theta", 1.0))).astype(F)).astype(F, copy=False)
 
 
 class ELULayer(Layer):
@@ -104,6 +115,10 @@ class SoftmaxLayer(Layer):
             except ValueError:
                 raise InputError(f"{self.where()}: mask {mask.shape} does not broadcast to inputs {x.shape}") from None
             x = np.where(mask, x, F(-1e9))
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        y = (e / e.sum(axis=axis, keepdims=True)).astype(F, copy=False)
+        if isinstance(axis, tuple) and len(axis) > 1:  # Keras: exp(x - logsumexp(x)) over several axes
+            m = x.max(axis=axis, keepdims=True)
+            y = np.exp(x - (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))))
+        else:
+            y = softmax(x, axis[0] if isinstance(axis, tuple) else axis)  # activations.softmax: tf.nn.softmax
+        y = y.astype(F, copy=False)
         return np.where(mask, y, F(0)) if mask is not None else y

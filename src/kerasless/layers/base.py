@@ -27,12 +27,13 @@ def dtype_name(value) -> str | None:
 class Context:
     """What a layer needs to know about the file it came from. (A plain class: see io/spec.py.)"""
 
-    __slots__ = ("keras_major", "source", "build", "layer_class")
+    __slots__ = ("keras_major", "source", "build", "layer_class", "model")
 
-    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None):
+    def __init__(self, keras_major: int = 3, source: str = "<memory>", build=None, layer_class=None, model=None):
         self.keras_major, self.source = keras_major, source
         self.build = build  # callable(LayerSpec) -> Layer, for wrappers that hold layers
         self.layer_class = layer_class  # callable(class_name, parent) -> Layer subclass
+        self.model = model  # callable(ModelSpec) -> Model, for a model used as a layer (graph.Model sets it)
 
 
 class Layer:
@@ -155,7 +156,7 @@ class Layer:
 def keep_masked(keep, y, new, prev, old, zero_output_for_mask=False):
     """Keras's mask rule for one recurrent step, where ``keep`` (batch,) is False: every state keeps its old value
     and the output repeats the previous one (zeros with zero_output_for_mask). Returns (y, new states)."""
-    keep = keep[:, None]  # (batch, 1)
+    keep = keep.reshape(-1, *(1,) * (y.ndim - 1))  # (batch, 1) (ConvLSTM: (batch, 1, 1, 1))
     y = np.where(keep, y, np.float32(0) if zero_output_for_mask else prev)
     return y, tuple(np.where(keep, n, o) for n, o in zip(new, old))
 

@@ -58,8 +58,9 @@ class BidirectionalLayer(Layer):
                 + layer_class(bwd["class_name"]).n_weights(bwd["config"]))
 
     def check_input(self, input_shape, initial_state=None):
-        self.forward.check_input(input_shape)
-        self.backward.check_input(input_shape)
+        seq = input_shape[0] if isinstance(input_shape, list) else input_shape  # tf_keras: [x, *initial states]
+        self.forward.check_input(seq)
+        self.backward.check_input(seq)
 
     def output_shape(self, input_shape, initial_state=None):
         if isinstance(input_shape, list):

@@ -272,3 +272,35 @@ class UpSampling1DLayer(_SequenceLayer):
 
     def call(self, x, mask=None):
         return np.repeat(x, self.config.get("size", 2), axis=1)
+
+
+class _AdaptivePooling1D(_SequenceLayer):
+    """Keras 3: output step i pools input steps [floor(i*L/n), ceil((i+1)*L/n)) (n = output_size)."""
+
+    OPTIONS = {"output_size": _one_int, "data_format": CHANNELS_LAST}
+    OPTIONS_DOC = "output_size"
+
+    def check_input(self, input_shape):
+        super().check_input(input_shape)
+        if input_shape[1] is None:
+            raise ModelFileError(f"{self.where()}: adaptive pooling needs a known input length, got {input_shape}")
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], _int(self.config["output_size"]), input_shape[2])
+
+    def _windows(self, x):
+        n, length = _int(self.config["output_size"]), x.shape[1]
+        return [x[:, (i * length) // n:-((-(i + 1) * length) // n)] for i in range(n)]  # (batch, w, ch) each
+
+
+class AdaptiveAveragePooling1DLayer(_AdaptivePooling1D):
+    def call(self, x, mask=None):
+        return np.stack([w.mean(axis=1, dtype=F) for w in self._windows(x)], axis=1)
+
+
+class AdaptiveMaxPooling1DLayer(_AdaptivePooling1D):
+    """TensorFlow's MaxPool on each window (NaN skipped, as MaxPooling1D)."""
+
+    def call(self, x, mask=None):
+        with np.errstate(invalid="ignore"):
+            return np.stack([np.fmax(np.fmax.reduce(w, axis=1), F(np.finfo(F).min)) for w in self._windows(x)], axis=1)

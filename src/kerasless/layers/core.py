@@ -45,9 +45,10 @@ class InputLayer(Layer):
 
 
 class NoOp(Layer):
-    """Dropout-like layers: identity at inference, mask passed on."""
+    """Dropout-like and regularizer layers: identity at inference, mask passed on."""
 
-    OPTIONS = {"rate": anything, "stddev": anything, "noise_shape": anything, "seed": anything}
+    OPTIONS = {"rate": anything, "stddev": anything, "noise_shape": anything, "seed": anything,
+               "data_format": anything, "l1": anything, "l2": anything}
 
     def call(self, x, mask=None):
         return x

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ModelFileError
 from . import activations
 from .activations import ACTIVATIONS
 from .base import Layer, anything, boolean, matmul_last, positive_int
 from .fastpath import dense_fast
 from .layout import DENSE_ARRAYS, DENSE_EQUATIONS
+
+F = np.float32
 
 
 class DenseLayer(Layer):
@@ -45,3 +49,46 @@ class DenseLayer(Layer):
         if self.use_bias:
             y += self.weights[1]
         return ACTIVATIONS[self.activation](y)
+
+
+def _equation_ok(v) -> bool:
+    return isinstance(v, str) and len(v) < 64 and all(ch.isalpha() or ch in ",->." for ch in v) and "->" in v
+
+
+class EinsumDenseLayer(Layer):
+    """y = a(einsum(equation, x, kernel) + bias); the bias spans the output axes from the first of ``bias_axes``
+    to the last (1 on the others), as Keras builds it."""
+
+    OPTIONS = {"equation": _equation_ok, "output_shape": anything, "activation": anything,
+               "bias_axes": lambda v: v is None or (isinstance(v, str) and v.isalpha()), "lora_rank": (None, 0),
+               "lora_alpha": anything}
+    OPTIONS_DOC = "equation, output_shape, bias_axes, activation"
+
+    def __init__(self, spec, ctx):
+        super().__init__(spec, ctx)
+        self.equation = self.config["equation"]
+        self.activation = activations.resolve(self.config.get("activation"), ctx.keras_major, self.name)
+        self.use_bias = bool(self.config.get("bias_axes"))
+        self.expect_weights([tuple(None for _ in w.shape) for w in self.weights][:1 + self.use_bias])
+        if len(self.weights) != 1 + self.use_bias:
+            raise ModelFileError(f"{self.where()}: expected {1 + self.use_bias} weight arrays, the file has "
+                                 f"{len(self.weights)}")
+
+    @classmethod
+    def n_weights(cls, config):
+        return 2 if config.get("bias_axes") else 1
+
+    def output_shape(self, input_shape):
+        spec = self.config.get("output_shape")
+        dims = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+        return (input_shape[0], *dims)
+
+    def call(self, x, mask=None):
+        try:
+            y = np.einsum(self.equation, x, self.weights[0])
+        except ValueError as exc:
+            raise ModelFileError(f"{self.where()}: equation {self.equation!r} does not fit inputs {x.shape} and "
+                                 f"kernel {self.weights[0].shape} ({exc})") from None
+        if self.use_bias:
+            y = y + self.weights[1]
+        return ACTIVATIONS[self.activation](y.astype(F, copy=False))

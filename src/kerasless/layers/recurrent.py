@@ -49,9 +49,8 @@ def run(step, params, xp, states, mask=None, *, go_backwards=False, return_seque
 def _step_loop(step, params, xp, states, mask, go_backwards, return_sequences, zero_output_for_mask, record):
     """The readable loop: one ``step`` call per timestep (every cell, every activation; feeds ``record``)."""
     batch, steps = xp.shape[0], xp.shape[1]
-    units = states[0].shape[-1]
-    prev = np.zeros((batch, units), np.float32)  # (batch, units)
-    outputs = np.empty((batch, steps, units), np.float32) if return_sequences else None
+    prev = np.zeros(states[0].shape, np.float32)  # (batch, units); ConvLSTM: (batch, *spatial, filters)
+    outputs = np.empty((batch, steps, *states[0].shape[1:]), np.float32) if return_sequences else None
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     for k, t in enumerate(order):
         y, states, gates = _masked_step(step, params, xp[:, t], states, prev,
@@ -148,8 +147,11 @@ class RecurrentLayer(Layer):
 
     def check_input(self, input_shape, initial_state=None):
         if isinstance(input_shape, list):  # tf_keras: [x, *initial states] as inputs
-            input_shape = input_shape[0]
+            input_shape, initial_state = input_shape[0], input_shape[1:] or initial_state
         self._check_sequence(input_shape)
+        if initial_state is not None and len(initial_state) != len(self.LAYOUT.states):
+            raise ModelFileError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
+                                 f"({', '.join(self.LAYOUT.states)}), the model passes {len(initial_state)}")
 
     def output_shape(self, input_shape, initial_state=None):
         if isinstance(input_shape, list):
@@ -198,8 +200,8 @@ class RecurrentLayer(Layer):
         if initial_state is not None:
             initial_state = tuple(np.asarray(s, np.float32) for s in initial_state)
             if len(initial_state) != len(self.LAYOUT.states):
-                raise InputError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
-                                 f"({', '.join(self.LAYOUT.states)}), got {len(initial_state)}")
+                raise ModelFileError(f"{self.where()}: initial_state needs {len(self.LAYOUT.states)} tensors "
+                                     f"({', '.join(self.LAYOUT.states)}), the model passes {len(initial_state)}")
         states = initial_state if initial_state is not None else self._carried(x.shape[0])  # None: zeros
         opts = {"go_backwards": self.go_backwards, "return_sequences": self.return_sequences,
                 "zero_output_for_mask": self.zero_output_for_mask, "record": recorder(self, x, mask, record)}
