@@ -785,6 +785,13 @@ def build_op_activations(keras, rng):
     return _fmodel(keras, x, outs, rng, normal_x(rng, 5, 6))
 
 
+@_desc("a Sequential whose last layer returns a list: LSTM(4, return_state=True) -> Keras returns [y, h, c]")
+def build_sequential_return_state(keras, rng):
+    model = seq(keras, (5, 3), [keras.layers.Dense(3), keras.layers.LSTM(4, return_state=True)])
+    randomize(model, rng)
+    return model, normal_x(rng, 5, 3)
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -974,6 +981,7 @@ CASES = {
     "adaptive_pooling": build_adaptive_pooling,
     "discretize_encode": build_discretize_encode,
     "op_activations": build_op_activations,
+    "sequential_return_state": build_sequential_return_state,
     "norm_preprocess": build_norm_preprocess,
     "rms_norm": build_rms_norm,
     "thresholded_relu": build_thresholded_relu,
@@ -1026,6 +1034,7 @@ SKIP: dict = {
     "batchnorm_axes": {"k3": "Keras 3 BatchNormalization takes one int axis (tf_keras only)"},
     "rms_norm": {"tfk": "tf_keras has no RMSNormalization (Keras 3 only)"},
     "adaptive_pooling": {"tfk": "tf_keras has no adaptive pooling layers (Keras 3 only)"},
+    "sequential_return_state": {"tfk": "tf_keras refuses a Sequential whose layer has several outputs"},
     "op_activations": {"tfk": "tf_keras records activation calls as TFOpLambda (code; refused as unsafe)"},
     "thresholded_relu": {"k3": "Keras 3 has no ThresholdedReLU (tf_keras only)"},
 }

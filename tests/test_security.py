@@ -434,3 +434,32 @@ def test_a_call_argument_left_at_its_default_none_is_accepted(tmp_path):
     x = np.load(src / "x.npy")
     for got, want in zip(kerasless.load(path).predict(x), kerasless.load(src / "model.h5").predict(x)):
         np.testing.assert_array_equal(got, want)
+
+
+def test_predict_on_a_huge_broadcast_input_is_a_typed_error():
+    """A zero-byte broadcast view declaring 10^9 rows: refused before anything that size is allocated."""
+    model = kerasless.load(KERAS_FILE)
+    x = np.broadcast_to(np.zeros((1, *model.input_shape[1:]), np.float64), (10**9, *model.input_shape[1:]))
+    with pytest.raises(InputError, match="over the limit"):
+        model.predict(x)
+
+
+def _reshaped_weight(tmp_path, fixture: str, layer: str, index: int, shape) -> Path:
+    src = FIX / fixture / "k3" / "model.keras"
+
+    def edit(data):
+        def swap(g):
+            name = f"layers/{layer}/vars/{index}"
+            value = np.resize(g[name][()], shape).astype(np.float32)
+            del g[name]
+            g[name] = value
+        return _rewrite_h5(data, swap)
+    return _rezip(tmp_path, {"model.weights.h5": edit}, src=src)
+
+
+@pytest.mark.parametrize("fixture,layer,index,shape", [
+    ("einsum_dense", "einsum_dense_2", 1, (1, 3)),  # bias (2, 3) for bias_axes "de"
+    ("layernorm_rms", "layer_normalization", 0, (5,)),  # gamma (4,)
+], ids=["einsum-bias", "layernorm-gamma"])
+def test_weights_of_the_wrong_shape_are_refused_at_load(tmp_path, fixture, layer, index, shape):
+    assert_refused(_reshaped_weight(tmp_path, fixture, layer, index, shape), "shape")

@@ -92,6 +92,10 @@ class Model:
         except _RAW as exc:
             raise ModelFileError(f"{self.source}: the model's graph does not fit together "
                                  f"({type(exc).__name__}: {str(exc)[:160]})") from exc
+        if spec.sequential:  # every tensor the last layer returns
+            last = spec.outputs[0][0]
+            spec.outputs = [(last, 0, t) for t in range(sum(k[:2] == (last, 0) for k in self._shapes))]
+            self.output_names = [ref[0] for ref in spec.outputs]
         missing = [list(r) for r in spec.outputs if tuple(r) not in self._shapes]
         if missing:
             raise ModelFileError(f"{self.source}: model outputs {missing} name tensors no layer call produces")
@@ -175,7 +179,7 @@ class Model:
         Example:
             >>> y = model.predict(np.zeros((2, 40, 60), np.float32))
         """
-        xs = self._check_inputs(x)
+        xs = self._check_inputs(x, cast=False)  # cast per chunk: a broadcast input stays a view
         n = xs[0].shape[0]
         step = CHUNK_ROWS if batch_size is None else batch_size
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
@@ -186,6 +190,11 @@ class Model:
         for i in range(0, n, step):  # results go straight into preallocated outputs: no concatenated copies
             part = self._flat(self._guarded([a[i:i + step] for a in xs], False))
             if outs is None:
+                need = sum(n * (p.nbytes // max(len(p), 1)) for p in part)
+                if need > self._limits.max_bytes:
+                    raise InputError(f"{self.source}: predict on {n:,} rows would return {need:,} bytes, over the "
+                                     f"limit of {self._limits.max_bytes:,}; predict smaller batches (or raise "
+                                     "KERASLESS_MAX_BYTES)")
                 outs = [np.empty((n, *p.shape[1:]), p.dtype) for p in part]
             for o, p in zip(outs, part):
                 o[i:i + step] = p
@@ -195,6 +204,7 @@ class Model:
 
     def _guarded(self, xs, intermediate):
         try:
+            xs = [self.get_layer(name).cast(a) for name, a in zip(self.input_names, xs)]
             return self._run(xs, intermediate)
         except KeraslessError:
             raise
@@ -280,7 +290,7 @@ class Model:
                 values[(layer.name, node, 0)] = (y, m)
         return values
 
-    def _check_inputs(self, x) -> list[np.ndarray]:
+    def _check_inputs(self, x, cast: bool = True) -> list[np.ndarray]:
         if isinstance(x, Mapping):
             missing = [n for n in self.input_names if n not in x]
             if missing:
@@ -316,7 +326,7 @@ class Model:
             if out and a.shape[0] != out[0].shape[0]:
                 raise InputError(f"predict: every input needs the same batch size; {self.input_names[0]!r} has "
                                  f"{out[0].shape[0]} rows, {name!r} has {a.shape[0]}")
-            out.append(self.get_layer(name).cast(a))
+            out.append(self.get_layer(name).cast(a) if cast else a)
         return out
 
     def stream(self, batch_size: int = 1, initial_state=None):

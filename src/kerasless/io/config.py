@@ -125,7 +125,9 @@ def _sequential(body, source, keras_version) -> ModelSpec:
         specs.append(_layer_spec(layer, source))
     for prev, spec in zip(specs, specs[1:]):
         spec.inbound = [[(prev.name, 0, 0)]]
-    return ModelSpec(name, specs, [(specs[0].name, 0, 0)], [(specs[-1].name, 0, 0)], keras_version, source)
+    spec = ModelSpec(name, specs, [(specs[0].name, 0, 0)], [(specs[-1].name, 0, 0)], keras_version, source)
+    spec.sequential = True
+    return spec
 
 
 def _layer_spec(layer: dict, source: str) -> LayerSpec:

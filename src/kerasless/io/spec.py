@@ -24,7 +24,8 @@ class LayerSpec:
 
 
 class ModelSpec:
-    __slots__ = ("name", "layers", "inputs", "outputs", "keras_version", "source", "assets", "output_structure")
+    __slots__ = ("name", "layers", "inputs", "outputs", "keras_version", "source", "assets", "output_structure",
+                 "sequential")
 
     def __init__(self, name: str, layers: list[LayerSpec], inputs: list[tuple[str, int, int]],
                  outputs: list[tuple[str, int, int]], keras_version: str = "3", source: str = "<memory>",
@@ -37,6 +38,8 @@ class ModelSpec:
         # Extra files the reader found (e.g. a vocabulary from a .keras zip's assets/): name -> bytes, a mapping
         # that may read each entry only when it is looked up.
         self.assets = assets if assets is not None else {}
+        # A Sequential model returns whatever its last layer returns (an RNN with return_state: [y, h, c]).
+        self.sequential = False
 
     def __repr__(self) -> str:
         return f"ModelSpec({self.name!r}, {len(self.layers)} layers, Keras {self.keras_version}, {self.source!r})"

@@ -78,6 +78,22 @@ class EinsumDenseLayer(Layer):
     def n_weights(cls, config):
         return 2 if config.get("bias_axes") else 1
 
+    def check_input(self, input_shape):
+        """The kernel and bias shapes the equation implies (Keras builds them so), against the stored ones."""
+        ins, out = self.equation.replace(" ", "").split("->")
+        x_spec, k_spec = (ins.split(",") + [""])[:2]
+        if "." in self.equation or len(x_spec) != len(input_shape) or len(k_spec) != self.weights[0].ndim:
+            raise ModelFileError(f"{self.where()}: equation {self.equation!r} does not fit inputs {input_shape} and "
+                                 f"kernel {self.weights[0].shape}")
+        dims = dict(zip(k_spec, self.weights[0].shape))
+        dims.update({c: d for c, d in zip(x_spec, input_shape) if d is not None and c not in dims})
+        if self.use_bias:
+            first = min(out.index(c) for c in self.config["bias_axes"])
+            want = tuple(dims.get(c) if c in self.config["bias_axes"] else 1 for c in out[first:])
+            if self.weights[1].shape != want:
+                raise ModelFileError(f"{self.where()}: bias of shape {self.weights[1].shape}; the equation "
+                                     f"{self.equation!r} with bias_axes {self.config['bias_axes']!r} needs {want}")
+
     def output_shape(self, input_shape):
         spec = self.config.get("output_shape")
         dims = list(spec) if isinstance(spec, (list, tuple)) else [spec]

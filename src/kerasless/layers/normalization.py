@@ -110,6 +110,14 @@ class LayerNormalizationLayer(Layer):
         rms = config.get("rms_scaling", False)
         return int(config.get("scale", True)) + int(config.get("center", True) and not rms)
 
+    def check_input(self, input_shape):
+        axes = sorted(a % len(input_shape) for a in self.axis)
+        want = [input_shape[a] for a in axes]
+        for w in self.weights:  # gamma / beta: the normalized axes' sizes (as one flat vector for one axis)
+            if int(np.prod(w.shape)) != int(np.prod([d or 0 for d in want])) or w.ndim not in (1, len(want)):
+                raise ModelFileError(f"{self.where()}: weights of shape {w.shape} do not fit axes {self.axis} of "
+                                     f"inputs {input_shape}")
+
     def call(self, x, mask=None):
         axes = tuple(sorted(a % x.ndim for a in self.axis))
         ws = list(self.weights)
