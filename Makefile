@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fuzz fixtures bench bench-quick bench-export bench-serve bench-deps docs toolchains clean
+.PHONY: demo test test-fast fuzz fixtures bench bench-quick bench-export bench-serve bench-scale bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,12 @@ $(VENV)/.test: $(VENV)/.base
 	touch $@
 
 # Toolchains the end-to-end tests run generated code with (Debian packages; never a downloaded browser):
-# headless Chromium (HTML report, web export), a JDK (javac --release 8), Node.js (JS export), a C compiler.
+# headless Chromium (HTML report, web export), a JDK (javac --release 8), Node.js (JS export), C compilers (gcc and
+# clang: the C export must build clean with both) and CMake (the C export's CMakeLists.txt). Swift is not a Debian
+# package: install it from swift.org (the Swift export tests skip without it).
 APT_NEEDS = $(if $(shell command -v chromium),,chromium) $(if $(shell command -v javac),,default-jdk-headless) \
-            $(if $(shell command -v node),,nodejs) $(if $(shell command -v cc),,gcc)
+            $(if $(shell command -v node),,nodejs) $(if $(shell command -v cc),,gcc) \
+            $(if $(shell command -v clang),,clang) $(if $(shell command -v cmake),,cmake)
 toolchains:
 	@if [ -n "$(strip $(APT_NEEDS))" ]; then \
 		(apt-get update -q && apt-get install -y -q $(APT_NEEDS)) || echo "could not install: $(APT_NEEDS) (their tests will skip)"; fi
@@ -33,8 +36,9 @@ docs:   ## regenerate the generated tables in docs/weight-layouts.md
 demo: $(VENV)/.base
 	$(VENV)/bin/kerasless demo
 
-test: $(VENV)/.test toolchains
-	$(PY) -m pytest -q
+test: $(VENV)/.test toolchains   ## ruff, then every test (the slowest are listed at the end)
+	$(VENV)/bin/ruff check src tests bench
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 	$(PY) -m pytest -q -m "not keras"
@@ -67,6 +71,9 @@ bench-export: bench-deps   ## B=1 latency only: exported C / NumPy target vs ONN
 
 bench-serve: $(VENV)/.test   ## kerasless serve vs the same server on Keras predict: req/s, p50/p99 at 1/8/32 clients (~3 min)
 	$(PY) bench/bench_serve.py
+
+bench-scale: $(VENV)/.test toolchains   ## 10^6 sequences on local Spark: kerasless vs Keras UDF vs one process -> bench/results/scale.json (~10 min)
+	$(PY) bench/bench_scale.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import chain, rnn_model, rnn_weights
 
 import kerasless
-from builders import chain, rnn_model, rnn_weights
-from kerasless import (InputError, KeraslessError, ModelFileError, UnsafeModelError, UnsupportedLayerError,
-                       UnsupportedOptionError)
+from kerasless import (
+    InputError,
+    KeraslessError,
+    ModelFileError,
+    UnsafeModelError,
+    UnsupportedLayerError,
+    UnsupportedOptionError,
+)
 
 FIX = Path(__file__).parent / "fixtures"
 KERAS_FILE = FIX / "lstm_basic" / "k3" / "model.keras"

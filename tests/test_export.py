@@ -163,7 +163,10 @@ def _fixture_file(case_id: str) -> Path:
 
 
 def _fixture_batches(d: Path) -> list:
+    """The fixture's inputs (consecutive calls for stateful cases), then its NaN / +inf / -inf rows (Keras wrote
+    them beside the regular ones): every exported runtime must propagate them as predict does."""
     names = ["x0.npy", "x1.npy", "x2.npy"] if (d / "x0.npy").exists() else ["x.npy"]
+    names += sorted(p.name for p in d.glob("x_nonfinite*.npy"))
     return [np.load(d / n).astype(np.float32) for n in names]
 
 

@@ -57,7 +57,7 @@ class JavaSession:
                 self.skips[case_id] = f"not exportable: {exc}"
                 return
             case = self.cases[case_id] = Case(case_id, model, plan, batches, pkg)
-            files = java_target.write(plan, root / "src" / pkg, "model", weights_file, package=pkg)
+            files = java_target.write(plan, root / "src", "model", weights_file, package=pkg)
             sources.append(files[0])
             (root / f"{pkg}.in").write_bytes(java_target.predict_input(plan, batches))
             job = ["predict", f"{pkg}.Model", root / f"{pkg}.in", root / f"{pkg}.out"]

@@ -15,14 +15,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export import BUILDERS, CASE_IDS, FIXTURES, SNAPSHOTS, _fixture_batches, _fixture_file, compare, load_case
-from test_export import tiny_model
+from test_export import (
+    BUILDERS,
+    CASE_IDS,
+    FIXTURES,
+    SNAPSHOTS,
+    _fixture_batches,
+    _fixture_file,
+    compare,
+    load_case,
+    tiny_model,
+)
 
 import kerasless
 from kerasless.demo import bundled_model_path
 from kerasless.export import build_plan, export, verify
 from kerasless.export.inputs import reference_outputs
 from kerasless.export.js import target as js_target
+from kerasless.export.stream import StreamPlan, stream_plan
 from kerasless.export.web import target as web_target
 from kerasless.text import find_vocab, generate
 
@@ -139,18 +149,18 @@ def test_stream_refusals_agree_with_kerasless(js_session):
     checked = 0
     for cid in (f"b-{n}" for n in BUILDERS):
         c = js_session[cid]
-        calls, _, reason = js_target.stream_plan(c.plan)
+        sp = stream_plan(c.plan)
         try:
             c.model.stream(batch_size=1)
             ok = True
         except kerasless.KeraslessError:
             ok = False
-        assert (calls is not None) == ok, f"{cid}: js stream {reason!r} vs kerasless stream ok={ok}"
+        assert isinstance(sp, StreamPlan) == ok, f"{cid}: js stream {sp!r} vs kerasless stream ok={ok}"
         text = (c.dir / "model.js").read_text()
         assert f"export const CAN_STREAM = {str(ok).lower()};" in text
         checked += 1
     assert checked == len(BUILDERS)
-    assert "go_backwards" in js_target.stream_plan(js_session["b-bidir_sum"].plan)[2]
+    assert "(Bidirectional): needs the whole sequence" in stream_plan(js_session["b-bidir_sum"].plan)
 
 
 def test_js_stream_refusal_throws(js_session, tmp_path):
@@ -159,7 +169,7 @@ def test_js_stream_refusal_throws(js_session, tmp_path):
     script.write_text(f"import {{ createStream }} from {json.dumps((c.dir / 'model.js').as_uri())};\n"
                       "try { createStream(); console.log('no error'); } catch (e) { console.log(e.message); }\n")
     out = subprocess.run([NODE, str(script)], capture_output=True, text=True, check=True).stdout
-    assert "createStream:" in out and "go_backwards" in out, out
+    assert "createStream:" in out and "Bidirectional" in out, out
 
 
 @pytest.mark.parametrize("case_id", WEIGHTS_CASES)
@@ -248,7 +258,7 @@ def _chromium_dom(tmp_path, url: str, screenshot: Path | None = None) -> str:
 def _generated_text(dom: str) -> str:
     import html
 
-    m = re.search(r'<span class="gen">(.*?)</span>', dom, re.S)
+    m = re.search(r'<span class="gen">(.*?)</span>', dom, re.DOTALL)
     assert m, dom[-3000:]
     return html.unescape(m.group(1))
 
@@ -297,7 +307,7 @@ def test_web_tensor_page_computes_output(tmp_path):
     dom = _chromium_dom(tmp_path, f"{(tmp_path / 'web' / 'index.html').as_uri()}?{q}")
     import html
 
-    m = re.search(r'<div id="output">(.*?)</div>', dom, re.S)
+    m = re.search(r'<div id="output">(.*?)</div>', dom, re.DOTALL)
     assert m and m.group(1), dom[-3000:]
     got = np.asarray(json.loads(html.unescape(m.group(1))), np.float32)
     compare([got], [np.asarray(model.predict(x), np.float32)], f"web/{path.parent.parent.name}")

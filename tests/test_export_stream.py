@@ -20,9 +20,9 @@ from test_export_c import SANITIZE
 import kerasless
 from kerasless.export import build_plan
 from kerasless.export.c import target as c_target
-from kerasless.export.c.stream import StreamPlan, stream_plan
 from kerasless.export.inputs import sample_inputs
 from kerasless.export.java import target as java_target
+from kerasless.export.stream import StreamPlan, stream_plan
 
 CC = shutil.which(os.environ.get("CC") or "gcc")
 HAVE_JAVA = all(shutil.which(t) for t in ("javac", "java"))
@@ -166,16 +166,16 @@ def test_c_stream_matches_kerasless_stream(tmp_path, cases):
 @pytest.mark.skipif(not HAVE_JAVA, reason="no JDK")
 def test_java_stream_matches_kerasless_stream(tmp_path, cases):
     sources, jobs, specs = [], [], {}
-    for i, (cid, (model, plan, xs)) in enumerate(cases.items()):
+    for i, (cid, (_model, plan, xs)) in enumerate(cases.items()):
         sp = stream_plan(plan)
         pkg = f"s{i}"
-        sources += java_target.write(plan, tmp_path / "src" / pkg, "model", package=pkg)[:1]
+        sources += java_target.write(plan, tmp_path / "src", "model", package=pkg)[:1]
         (tmp_path / f"{pkg}.in").write_bytes(java_target.stream_input(sp.step_in, sp.step_out, xs))
         jobs.append(["stream", f"{pkg}.Model", tmp_path / f"{pkg}.in", tmp_path / f"{pkg}.out"])
         specs[cid] = (pkg, sp)
     java_target.javac(sources, tmp_path / "classes", jobs=2)
     java_target.java(tmp_path / "classes", jobs)
-    for cid, (model, plan, xs) in cases.items():
+    for cid, (model, _plan, xs) in cases.items():
         pkg, sp = specs[cid]
         got, _ = java_target.stream_output(sp.step_out, xs, (tmp_path / f"{pkg}.out").read_bytes())
         assert_close(got, _reference(model, xs), TOL, f"java-stream/{cid}")

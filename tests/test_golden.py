@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_close, flatten
 
 import kerasless
-from helpers import assert_close, flatten
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,9 +5,8 @@ seconds of TensorFlow)."""
 
 from __future__ import annotations
 
-import pytest
-
 import keras_cases
+import pytest
 from helpers import assert_matches_keras
 
 pytestmark = pytest.mark.keras

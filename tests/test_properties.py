@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from builders import bidirectional_model, rnn_model
 from helpers import assert_close
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CELLS = st.sampled_from(["LSTM", "GRU", "SimpleRNN"])
 SHAPES = st.tuples(st.integers(1, 6), st.integers(1, 7), st.integers(1, 5), st.integers(1, 6))  # batch, T, F, units

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import chain, rnn_config, rnn_model, rnn_weights
+from helpers import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import chain, rnn_config, rnn_model, rnn_weights
-from helpers import assert_close
 from kerasless import InputError, UnsupportedOptionError
 
 CELLS = st.sampled_from(["LSTM", "GRU", "SimpleRNN"])

@@ -8,8 +8,15 @@ Example:
 
 from __future__ import annotations
 
-from .errors import (InputError, KeraslessError, ModelFileError, UnsafeModelError, UnsupportedLayerError,
-                     UnsupportedOptionError)
+from .errors import (
+    InputError,
+    KeraslessError,
+    ModelFileError,
+    UnsafeModelError,
+    UnsupportedLayerError,
+    UnsupportedOptionError,
+    WeightsError,
+)
 from .graph import Model
 from .io import read_file, read_live
 
@@ -17,7 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "load", "from_keras", "Model", "explain", "export",
     "KeraslessError", "ModelFileError", "UnsafeModelError", "UnsupportedLayerError", "UnsupportedOptionError",
-    "InputError",
+    "InputError", "WeightsError", "__version__",
 ]
 
 

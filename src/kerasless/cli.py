@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
-from . import load
-from .errors import KeraslessError
+from . import __version__, load
+from .errors import InputError, KeraslessError
+from .export_targets import TARGETS as EXPORT_TARGETS
 from .serve.options import CLI_ARGUMENTS as SERVE_ARGUMENTS
 
 
 def _predict(args):
+    from .data_io import to_json, write_output
+
     model = load(args.model)
-    x = np.load(args.input, allow_pickle=False)
-    y = model.predict(x, batch_size=args.batch_size)
+    x = read_input(args.input, model)
+    y = model.predict(x, batch_size=args.batch_size, verbose=args.verbose)
     if args.out:
-        np.save(args.out, y)
-        print(f"wrote {args.out}: shape {y.shape}, dtype {y.dtype}")
+        print(write_output(args.out, y, model.output_names), file=sys.stderr)
     else:
-        np.set_printoptions(precision=6, suppress=True, threshold=200)
-        print(y)
+        print(to_json(y, model.output_names))
 
 
 def _summary(args):
@@ -73,51 +72,135 @@ def _demo(args):
     run_demo()
 
 
+def read_input(path, model):
+    from .data_io import read_input
+
+    return read_input(path, model)
+
+
+def _non_negative(kind):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return v
+    return parse
+
+
+def _positive_int(text):
+    v = _non_negative(int)(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("must be >= 1, got 0")
+    return v
+
+
+def _out(*suffixes):
+    """An argparse type: an output file checked before any work (see data_io.check_out)."""
+    def parse(text):
+        from .data_io import check_out
+
+        try:
+            check_out(text, suffixes)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return parse
+
+
+def _out_dir(text):
+    from pathlib import Path
+
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; export writes a folder of files (give a new or existing "
+                                         "folder)")
+    return text
+
+
+def _row(text):
+    if text != "all" and not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a batch row number or 'all', got {text!r}")
+    return text
+
+
+def _target(text):
+    if text not in EXPORT_TARGETS:
+        raise argparse.ArgumentTypeError(
+            f"unknown target {text!r}; the targets are {', '.join(EXPORT_TARGETS)}. For another platform (Kotlin, "
+            "Rust, Go, C#, an MCU...) use --target c: C99 with no allocation, callable from any language with a "
+            "C FFI")
+    return text
+
+
+MODEL = (("model",), {"help": "a .keras or legacy .h5 file"})
+INPUT_HELP = ("input (batch, *input_shape): .npy, .npz (arrays named like the inputs, x, or one array), .json (nested "
+              'list, {"instances": [...]}, or an object keyed by input name), .csv (one sample per row, flattened '
+              "in C order; a header row allowed), or - for JSON on stdin")
 # name -> (handler, help, [(flags, kwargs), ...])
 COMMANDS = {
-    "predict": (_predict, "run a model on an input .npy like keras model.predict", [
-        (("model",), {"help": "a .keras or legacy .h5 file"}),
-        (("input",), {"help": "input array (.npy), shape (batch, *input_shape)"}),
-        (("--out",), {"help": "write the output here (.npy); default: print it"}),
-        (("--batch-size",), {"type": int, "default": None, "help": "rows per chunk (default: all)"}),
+    "predict": (_predict, "run a model on an input like keras model.predict", [
+        MODEL,
+        (("input",), {"help": INPUT_HELP}),
+        (("--out",), {"metavar": "FILE", "type": _out(".npy", ".npz", ".json", ".csv"),
+                      "help": "write the output to .npy, .npz, .json (nested lists) or .csv (one "
+                                                 "sample per row, flattened), by extension; default: print JSON"}),
+        (("--batch-size",), {"type": _positive_int, "default": None,
+                             "help": "rows per chunk; results do not depend on it (default: chunks of 1024)"}),
+        (("--verbose",), {"type": int, "choices": [0, 1, 2], "default": 0,
+                          "help": "Keras's meanings: 1 a progress bar on stderr, 2 one line when done"}),
     ]),
     "summary": (_summary, "print the layer table (name, class, output shape, params)", [
-        (("model",), {"help": "a .keras or legacy .h5 file"}),
+        MODEL,
     ]),
     "explain": (_explain, "say what every weight array and gate block means, with equations", [
-        (("model",), {"help": "a .keras or legacy .h5 file"}),
-        (("--format",), {"choices": ["text", "markdown", "json"], "default": "text"}),
-        (("--plot",), {"metavar": "PNG", "help": "draw the weight map as heatmaps (needs kerasless[plot])"}),
-        (("--html",), {"metavar": "HTML", "help": "write a self-contained HTML report (needs kerasless[plot])"}),
-        (("--input",), {"metavar": "NPY", "help": "with --html: also trace the gates on this input"}),
+        MODEL,
+        (("--format",), {"choices": ["text", "markdown", "json"], "default": None,
+                         "help": "print the explanation in this format (default: text, or nothing with --plot/--html)"}),
+        (("--plot",), {"metavar": "PNG", "type": _out(".png"),
+                       "help": "draw the weight map as heatmaps (needs kerasless[plot])"}),
+        (("--html",), {"metavar": "HTML", "type": _out(".html", ".htm"),
+                       "help": "write a self-contained HTML report (needs kerasless[plot])"}),
+        (("--input",), {"metavar": "FILE", "help": "with --html: trace the gates on this input and show the "
+                                                   "prediction (formats as for predict)"}),
     ]),
     "trace": (_trace, "record every gate activation and state at every timestep", [
-        (("model",), {"help": "a .keras or legacy .h5 file"}),
-        (("input",), {"help": "input array (.npy)"}),
-        (("--out",), {"metavar": "NPZ", "help": "write the trace here (.npz)"}),
-        (("--plot",), {"metavar": "PNG", "help": "draw gate activations over time (needs kerasless[plot])"}),
+        MODEL,
+        (("input",), {"help": INPUT_HELP}),
+        (("--out",), {"metavar": "NPZ", "type": _out(".npz"), "help": "write the trace here (.npz)"}),
+        (("--plot",), {"metavar": "PNG", "type": _out(".png"),
+                       "help": "draw gate activations over time (needs kerasless[plot])"}),
+        (("--row",), {"type": _row, "default": "0", "metavar": "N|all",
+                      "help": "with --plot: the batch row to draw, or all (the first 4)"}),
     ]),
-    "export": (_export, "write standalone C / JavaScript / Java / NumPy / web code that reproduces predict", [
-        (("model",), {"help": "a .keras or legacy .h5 file"}),
-        (("--target",), {"required": True, "choices": ["c", "js", "java", "numpy", "web"]}),
-        (("--out",), {"required": True, "metavar": "DIR"}),
+    "export": (_export, "write standalone code that reproduces predict: " + ", ".join(EXPORT_TARGETS), [
+        MODEL,
+        (("--target",), {"required": True, "type": _target, "metavar": "TARGET",
+                         "help": "; ".join(f"{k}: {d}" for k, (_, d) in EXPORT_TARGETS.items())}),
+        (("--out",), {"required": True, "metavar": "DIR", "type": _out_dir, "help": "the folder to write"}),
         (("--name",), {"default": "model", "help": "base name of the generated files and symbols"}),
-        (("--verify",), {"type": int, "default": 0, "metavar": "N",
+        (("--verify",), {"type": _non_negative(int), "default": 0, "metavar": "N",
                          "help": "run the generated code on N random inputs with the real toolchain and compare"}),
         (("--weights-file",), {"action": "store_true",
                                "help": "write weights to a binary file + JSON manifest instead of source literals "
                                        "(numpy always writes an .npz)"}),
+        (("--package",), {"metavar": "PKG", "default": None,
+                          "help": "java: the package (e.g. com.example.ml): declaration and folders"}),
         (("--input-shape",), {"metavar": "DIMS", "default": None,
                               "help": "per-sample input shape for models with None dims, e.g. 40,60"}),
     ]),
     "generate": (_generate, "generate text with a char-level model (default: the bundled Shakespeare LSTM)", [
         (("model",), {"nargs": "?", "help": "a char model (.keras/.h5); default: the bundled one"}),
         (("--prime",), {"help": "text to start from (default: a line of Hamlet)"}),
-        (("--length",), {"type": int, "default": 400}),
-        (("--temperature",), {"type": float, "default": 0.5, "help": "0 = greedy"}),
-        (("--random-seed",), {"type": int, "default": None}),
+        (("--length",), {"type": _non_negative(int), "default": 400, "help": "characters to generate"}),
+        (("--temperature",), {"type": _non_negative(float), "default": 0.5,
+                              "help": "sampling temperature; 0 = greedy (always the most likely character)"}),
+        (("--random-seed",), {"type": int, "default": None, "help": "seed for sampling (default: a fresh one)"}),
         (("--mode",), {"choices": ["window", "stream"], "default": "window",
-                       "help": "window: re-run the last maxlen chars (the seed's way); stream: carry state, O(1)/char"}),
+                       "help": "window (the default, as the classic Keras script: re-run the model on the last maxlen "
+                               "chars, zero-padded, from a fresh state, so its text equals Keras's); stream: carry "
+                               "the LSTM state, one char per step, ~3x faster; the two give different text"}),
         (("--vocab",), {"metavar": "JSON", "help": "vocabulary file (default: inside the model or beside it)"}),
     ]),
     "serve": (_serve, "serve models over TF Serving's REST API (needs kerasless[serve])", SERVE_ARGUMENTS),
@@ -125,11 +208,23 @@ COMMANDS = {
 }
 
 
+class _Help(argparse.HelpFormatter):
+    """--help shows every default that is set (not None / False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if not unset and "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerasless", description="Run trained Keras models without TensorFlow.")
+    parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (handler, help_text, arguments) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=_Help)
         for flags, kwargs in arguments:
             p.add_argument(*flags, **kwargs)
         p.set_defaults(handler=handler)

@@ -7,6 +7,7 @@ __all__ = [
     "UnsupportedLayerError",
     "UnsupportedOptionError",
     "InputError",
+    "WeightsError",
 ]
 
 
@@ -32,3 +33,7 @@ class UnsupportedOptionError(KeraslessError):
 
 class InputError(KeraslessError, ValueError):
     """An input given to predict (or a stream step) has the wrong rank, shape or dtype."""
+
+
+class WeightsError(KeraslessError, ValueError):
+    """Arrays given to set_weights do not fit the model or layer (count, shape or dtype)."""

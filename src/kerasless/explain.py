@@ -345,10 +345,14 @@ def cli_explain(args) -> None:
         from .plots import require_matplotlib
 
         require_matplotlib()  # fail before any work
+    from .data_io import read_input
+
     model = load(args.model)
-    info = explain(model)
-    fmt = getattr(args, "format", "text") or "text"
-    print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt](info))
+    x = read_input(args.input, model) if getattr(args, "input", None) else None  # refuse a bad file before any work
+    fmt = getattr(args, "format", None)
+    if fmt or not (getattr(args, "plot", None) or getattr(args, "html", None)):  # pictures alone print no text
+        info = explain(model)
+        print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt or "text"](info))
     if getattr(args, "plot", None):
         from .plots import plot_weights
 
@@ -357,7 +361,6 @@ def cli_explain(args) -> None:
     if getattr(args, "html", None):
         from .plots import html_report
 
-        x = np.load(args.input, allow_pickle=False) if args.input else None
         html_report(model, args.html, x)
         print(f"wrote {args.html}", file=sys.stderr)
 
@@ -371,14 +374,19 @@ def cli_trace(args) -> None:
         from .plots import require_matplotlib
 
         require_matplotlib()  # fail before any work
+    from .data_io import read_input
+
     model = load(args.model)
-    tr = trace(model, np.load(args.input, allow_pickle=False))
+    x = read_input(args.input, model)
+    tr = trace(model, x)
     if getattr(args, "out", None):
         tr.save(args.out)
     if getattr(args, "plot", None):
-        from .plots import plot_trace
+        from .plots import char_view, plot_trace
 
-        plot_trace(tr, args.plot)
+        view = char_view(model, x)
+        row = getattr(args, "row", "0")
+        plot_trace(tr, args.plot, sample="all" if row == "all" else int(row), labels=view[1] if view else None)
     print(tr.describe())
     for path in (getattr(args, "out", None), getattr(args, "plot", None)):
         if path:

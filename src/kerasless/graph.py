@@ -10,6 +10,7 @@ import numpy as np
 from .errors import InputError, KeraslessError, ModelFileError
 from .io.limits import Limits
 from .io.spec import ModelSpec
+from .keras_api import KerasAPI
 from .layers import Context, Layer, build_layer
 from .layers.core import InputLayer
 
@@ -42,13 +43,17 @@ def _resolve_kwargs(kw, lookup):
     """Keyword arguments of one call with tensor refs replaced by lookup(ref)."""
     if not kw:
         return {}
-    def one(v):
-        if isinstance(v, tuple) and v and v[0] == "__tensor__":
-            return lookup(tuple(v[1]))
-        if isinstance(v, list):
-            return [one(e) for e in v]
-        return v
-    return {k: one(v) for k, v in kw.items() if k != "training" and not (k == "mask" and v is None)}
+    return {k: _resolve(v, lookup) for k, v in kw.items() if k != "training" and not (k == "mask" and v is None)}
+
+
+def _resolve(v, lookup):
+    """One keyword value with its tensor refs looked up. (A module function, not a recursive closure: that would be
+    a reference cycle keeping every layer's outputs alive until the cyclic garbage collector runs.)"""
+    if isinstance(v, tuple) and v and v[0] == "__tensor__":
+        return lookup(tuple(v[1]))
+    if isinstance(v, list):
+        return [_resolve(e, lookup) for e in v]
+    return v
 
 
 def _values_only(v, default=None):
@@ -60,7 +65,7 @@ def _values_only(v, default=None):
     return v
 
 
-class Model:
+class Model(KerasAPI):
     """A loaded model. Build one with :func:`kerasless.load` or :func:`kerasless.from_keras`.
 
     Example:
@@ -99,6 +104,7 @@ class Model:
         missing = [list(r) for r in spec.outputs if tuple(r) not in self._shapes]
         if missing:
             raise ModelFileError(f"{self.source}: model outputs {missing} name tensors no layer call produces")
+        self._attach_layers()
 
     # -- structure ---------------------------------------------------------------------------------------------
     def get_layer(self, name: str) -> Layer:
@@ -172,6 +178,8 @@ class Model:
         Args:
             x: array of shape ``(batch, *input_shape)`` (or a list/dict of arrays for several inputs).
             batch_size: rows per chunk (default: chunks of CHUNK_ROWS; results do not depend on it).
+            verbose: Keras's meanings: 0 silent (the default), 1 or "auto" a progress bar on stderr (tqdm when
+                installed: ``kerasless[progress]``), 2 one line when done.
             intermediate: also return every layer's output, by layer name (one chunk: the whole batch).
         Returns:
             float32 array(s) in the structure Keras returns (one array, a list, or Keras's nesting); with
@@ -184,11 +192,21 @@ class Model:
         step = CHUNK_ROWS if batch_size is None else batch_size
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
             raise InputError(f"predict: batch_size should be a positive integer, got {batch_size!r}")
-        if step >= n or intermediate or self.stateful:
-            return self._guarded(xs, intermediate)
+        whole = step >= n or intermediate or self.stateful
+        if verbose:
+            from .progress import Progress
+
+            bar = Progress(1 if whole else -(-n // step), verbose)
+        if whole:
+            out = self._guarded(xs, intermediate)
+            if verbose:
+                bar.update(1)
+            return out
         outs = None
         for i in range(0, n, step):  # results go straight into preallocated outputs: no concatenated copies
             part = self._flat(self._guarded([a[i:i + step] for a in xs], False))
+            if verbose:
+                bar.update(1)
             if outs is None:
                 need = sum(n * (p.nbytes // max(len(p), 1)) for p in part)
                 if need > self._limits.max_bytes:
@@ -231,11 +249,8 @@ class Model:
 
     def _nest(self, outs: list):
         """Flat outputs -> the structure Keras's predict returns."""
-        def build(t):
-            return outs[t] if isinstance(t, int) else [build(e) for e in t]
-
         if self.spec.output_structure is not None:
-            return build(self.spec.output_structure)
+            return _build_nest(self.spec.output_structure, outs)
         return outs[0] if len(outs) == 1 else outs
 
     def _run(self, xs, intermediate=False):
@@ -354,25 +369,6 @@ class Model:
         for layer in self.layers:
             layer.reset_states()
 
-    # -- summary -----------------------------------------------------------------------------------------------
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self.layers)
-
-    def summary(self, print_fn=print) -> str:
-        """Print (and return) a Keras-like table: layer name and class, output shape, parameter count."""
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer, node, _ in [(self.get_layer(n), 0, None) for n in self.input_names] + self._nodes:
-            shape = self._shapes[(layer.name, node, 0)]
-            rows.append((f"{layer.name} ({layer.class_name})", str(shape), f"{layer.count_params():,}"))
-        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
-        line = "─" * sum(w)
-        body = [f"{r[0]:<{w[0]}}{r[1]:<{w[1]}}{r[2]:>{w[2]}}" for r in rows]
-        text = "\n".join([f'Model: "{self.name}"  (Keras {self.keras_version}, {self.source})', line, body[0], line,
-                          *body[1:], line, f"Total params: {self.count_params():,}"])
-        if print_fn is not None:
-            print_fn(text)
-        return text
-
     # -- explain -----------------------------------------------------------------------------------------------
     def gate_weights(self, layer_name: str) -> dict:
         """Named pieces of a layer's real weights (W_i, U_i, b_i, ...; Bidirectional: forward/W_i, ...).
@@ -394,8 +390,21 @@ class Model:
 
         return trace(self, x)
 
+    # -- pickling --------------------------------------------------------------------------------------------
+    def __reduce__(self):
+        """Pickle and copy as plain data (the spec and max_bytes); the other side rebuilds (kerasless.ship)."""
+        from .ship import reduce_model
+
+        return reduce_model(self)
+
     def __repr__(self) -> str:
         return f"<kerasless.Model {self.name!r}: {len(self.layers)} layers from {self.source}>"
+
+
+def _build_nest(t, outs: list):
+    """Nested lists of indices -> the same nesting of outs[i]. (A module function: a recursive closure is a
+    reference cycle that would keep every predict's outputs alive until the cyclic garbage collector runs.)"""
+    return outs[t] if isinstance(t, int) else [_build_nest(e, outs) for e in t]
 
 
 def _shape_words(shape) -> str:

@@ -21,6 +21,13 @@ from .layers.wrappers import StackedRNNLayer
 PER_STEP = (InputLayer, MaskingLayer, NoOp, ActivationLayer, DenseLayer, EmbeddingLayer)
 
 
+def call_kwargs(model, layer, node: int) -> dict:
+    """Keyword arguments of one layer call that change what it computes: Keras records ``training=False`` and
+    ``mask=None`` on plain calls (a Keras 3 functional ``Input -> LSTM``), which change nothing."""
+    kw = model._node_kwargs.get((layer.name, node)) or {}
+    return {k: v for k, v in kw.items() if k != "training" and v is not None}
+
+
 def _one_step(layer):
     """The layer that acts on one step: TimeDistributed is its inner layer here (one step has no time axis)."""
     return layer.inner if isinstance(layer, TimeDistributedLayer) else layer
@@ -63,7 +70,7 @@ class Stream:
         self.step_shape = (batch_size, *in_shape[2:])
         self._recurrent = []
         for layer, node, refs in model._nodes:
-            if len(refs) != 1 or model._node_kwargs.get((layer.name, node)) or getattr(layer, "return_state", False):
+            if len(refs) != 1 or call_kwargs(model, layer, node) or getattr(layer, "return_state", False):
                 raise UnsupportedOptionError(f"{layer.where()}: stream supports single-path graphs only (no merges, "
                                              "initial_state or return_state)")
             if isinstance(layer, StackedRNNLayer):
@@ -80,6 +87,12 @@ class Stream:
         self._input = (model.input_names[0], 0, 0)
         self._output = tuple(model.spec.outputs[0])
         self.reset(initial_state)
+
+    def __reduce__(self):
+        """Pickle and copy as the model, the batch size and the carried state (kerasless.ship)."""
+        from .ship import reduce_stream
+
+        return reduce_stream(self)
 
     @property
     def state(self) -> list[tuple[np.ndarray, ...]]:

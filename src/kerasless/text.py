@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class Vocab:
         return {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def from_json(cls, data, source: str = "<vocab>") -> "Vocab":
+    def from_json(cls, data, source: str = "<vocab>") -> Vocab:
         try:
             obj = json.loads(data) if isinstance(data, (str, bytes)) else data
             if obj.get("format") != "kerasless-vocab":

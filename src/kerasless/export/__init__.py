@@ -1,7 +1,7 @@
 """Export a model as standalone code: ``kerasless.export.export(model, "c", "out/")``.
 
 Every target reads the same :class:`~kerasless.export.plan.Plan` (model -> kernel calls + weights) and is a
-module in :data:`TARGETS` providing:
+module registered in ``kerasless/export_targets.py`` (:data:`TARGETS` here: name -> module) providing:
 
     NAME: str
     write(plan, out_dir, name="model", weights_file=False) -> list[Path]
@@ -18,19 +18,16 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 
 from .._callable import make_callable
 from ..errors import KeraslessError
-from .c import target as c_target
+from ..export_targets import TARGETS as REGISTRY
 from .common import check_identifier
 from .inputs import reference_outputs, sample_inputs
-from .java import target as java_target
-from .js import target as js_target
-from .numpy import target as numpy_target
-from .web import target as web_target
 from .plan import ExportError, Plan, build_plan
 
 __all__ = [
@@ -45,13 +42,7 @@ __all__ = [
     "verify",
 ]
 
-TARGETS = {
-    "c": c_target,
-    "numpy": numpy_target,
-    "js": js_target,  # ES module (node/browsers)
-    "java": java_target,  # <Name>.java, Java 8 / Android
-    "web": web_target,  # self-contained index.html
-}
+TARGETS = {name: importlib.import_module(module) for name, (module, _) in REGISTRY.items()}
 TOLERANCE = 1e-5
 
 
@@ -66,7 +57,7 @@ def _target(target: str):
 
 
 def export(model, target: str, out_dir, name: str = "model", weights_file: bool = False,
-           input_shape=None) -> list[Path]:
+           input_shape=None, package: str | None = None) -> list[Path]:
     """Write standalone code for ``model`` that reproduces ``model.predict``.
 
     Args:
@@ -77,6 +68,7 @@ def export(model, target: str, out_dir, name: str = "model", weights_file: bool 
         weights_file: write weights to ``<name>.weights.bin`` + ``<name>.weights.json`` instead of literals
             (C; the NumPy target always writes an .npz).
         input_shape: per-sample input shape replacing ``None`` dimensions (e.g. variable timesteps).
+        package: Java package (``com.example.ml``) of the java target: its declaration and folders.
     Returns:
         the written paths.
     Raises:
@@ -86,8 +78,11 @@ def export(model, target: str, out_dir, name: str = "model", weights_file: bool 
     """
     module = _target(target)
     check_identifier(name)
+    if package is not None and target != "java":
+        raise ExportError(f"--package applies to target 'java' only, not {target!r}")
     plan = build_plan(model, target, input_shape=input_shape)
-    return module.write(plan, Path(out_dir), name, weights_file)
+    options = {"package": package} if package is not None else {}
+    return module.write(plan, Path(out_dir), name, weights_file, **options)
 
 
 def verify(model, target: str, out_dir, name: str = "model", n: int = 8, weights_file: bool = False,
@@ -125,7 +120,8 @@ def cli_export(args) -> None:
             shape = tuple(int(d) for d in shape.replace("x", ",").split(",") if d.strip())
         except ValueError:
             raise ExportError(f"--input-shape {shape!r}: expected integers like 40,60") from None
-    files = export(model, args.target, args.out, name=args.name, weights_file=args.weights_file, input_shape=shape)
+    files = export(model, args.target, args.out, name=args.name, weights_file=args.weights_file, input_shape=shape,
+                   package=getattr(args, "package", None))
     for f in files:
         print(f"wrote {f}")
     if args.verify:

@@ -1,7 +1,8 @@
-"""Helpers every target shares: float32 literals, identifiers, the portable weights file."""
+"""Helpers every target shares: runtime blocks, float32 literals, identifiers, the portable weights file."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,54 @@ import numpy as np
 from .plan import ExportError, Plan
 
 WEIGHTS_FORMAT = "kerasless-weights-1"
+
+
+BLOCK = re.compile(r"^\s*(?://|#)@(?:block (\w+)(?: needs ([\w ]+))?|end)$")
+
+
+@functools.cache
+def runtime_blocks(*paths: Path) -> dict[str, tuple[list[str], str]]:
+    """{block: ([blocks it needs], source)} from the ``//@block NAME [needs A B]`` markers of hand-written runtime
+    files (``#@block`` in Python, indented or not). A block runs to the next marker or ``//@end``; text before the
+    first marker and after ``//@end`` is never copied."""
+    blocks: dict[str, tuple[list[str], str]] = {}
+    for path in paths:
+        cur, lines = None, []
+        for line in [*Path(path).read_text().splitlines(), "//@block _end"]:
+            m = BLOCK.match(line)
+            if not m:
+                lines.append(line)
+                continue
+            if cur:
+                if cur[0] in blocks:
+                    raise ExportError(f"{path}: block {cur[0]!r} is defined twice")
+                blocks[cur[0]] = (cur[1], "\n".join(lines).strip("\n"))
+            cur, lines = ((m.group(1), (m.group(2) or "").split()) if m.group(1) else None), []
+    return blocks
+
+
+def runtime_source(paths, names, target: str, sep: str = "\n\n") -> str:
+    """The blocks ``names`` and every block they need, in file order, joined by ``sep`` (a blank line)."""
+    blocks = runtime_blocks(*paths)
+    todo, seen = list(names), set()
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            if n not in blocks:
+                raise ExportError(f"target {target!r}: the runtime has no block {n!r}")
+            seen.add(n)
+            todo += blocks[n][0]
+    return sep.join(blocks[n][1].strip("\n") for n in blocks if n in seen)
+
+
+def runtime_names(plan: Plan, stream: bool = False) -> set[str]:
+    """The runtime blocks a plan uses: its kernels, ``act_<name>`` for its activations, ``<kernel>_stream``."""
+    from .plan import RECURRENT_KERNELS
+
+    names = {k for k in plan.kernels if k != "reshape"} | {f"act_{a}" for a in used_activations(plan)}
+    if stream:
+        names |= {f"{k}_stream" for k in plan.kernels if k in RECURRENT_KERNELS}
+    return names
 
 
 def float_literal(v) -> str:

@@ -50,6 +50,7 @@ from ..layers.lstm import LSTMLayer
 from ..layers.recurrent import RecurrentLayer
 from ..layers.simple_rnn import SimpleRNNLayer
 from ..layers.time_distributed import TimeDistributedLayer
+from ..stream import call_kwargs
 from .inputs import reference_outputs, sample_inputs
 
 
@@ -81,6 +82,33 @@ KERNELS = {
     "reshape": "no data movement: output aliases input with params shape (only shaped targets, e.g. NumPy, act)",
 }
 RECURRENT_KERNELS = {"lstm", "gru", "simple_rnn"}
+
+# How every runtime (C, JS, Java) is called: kernel -> the arguments in order, as (kind, key). Kinds: "in" (input
+# buffer #key), "out", "rows" (batch * params[key]), "batch", "int" / "float" / "enum" (params[key]), "ints" (a
+# tuple param), "rank" (its length; runtimes that know array lengths omit it), "weight" / "weight?" (a weight role;
+# "?": may be absent), "act" / "act?" (an activation param; "?": linear may be passed as none). "status": the
+# runtime function returns a status code (C) or throws. Recurrent kernels take one record of their params
+# (RNN_FIELDS) and the loop buffers; each target prints that record in its own syntax.
+SIGNATURES = {
+    "dense": ([("in", 0), ("rows", "rows"), ("int", "input_dim"), ("int", "units"), ("weight", "W"), ("weight?", "b"),
+               ("act?", "activation"), ("out", None)], False),
+    "embedding": ([("in", 0), ("rows", "n"), ("weight", "E"), ("int", "vocab"), ("int", "dim"), ("out", None)], True),
+    "mask_tokens": ([("in", 0), ("rows", "n"), ("out", None)], False),
+    "mask_values": ([("in", 0), ("rows", "steps"), ("int", "features"), ("float", "value"), ("out", None)], False),
+    "apply_mask": ([("in", 0), ("in", 1), ("rows", "steps"), ("int", "features"), ("out", None)], False),
+    "activation": ([("in", 0), ("rows", "rows"), ("int", "n"), ("act", "activation"), ("out", None)], False),
+    "reverse_time": ([("in", 0), ("batch", None), ("int", "steps"), ("int", "features"), ("out", None)], False),
+    "merge": ([("in", 0), ("in", 1), ("rows", "rows"), ("int", "a_dim"), ("int", "b_dim"), ("enum", "mode"),
+               ("out", None)], False),
+    "permute": ([("in", 0), ("batch", None), ("rank", "shape"), ("ints", "shape"), ("ints", "dims"), ("out", None)],
+                False),
+    "repeat": ([("in", 0), ("batch", None), ("int", "n"), ("int", "features"), ("out", None)], False),
+}
+# The record a recurrent call passes (C struct kl_rnn, JS object, Java Rt.Rnn), in order.
+RNN_FIELDS = [("int", "seqs"), ("int", "steps"), ("int", "input_dim"), ("int", "units"), ("len", "gates"),
+              ("weight", "W"), ("weight", "U"), ("weight?", "b"), ("weight?", "br"), ("act", "activation"),
+              ("act?", "recurrent_activation"), ("bool", "reset_after"), ("bool", "go_backwards"),
+              ("bool", "return_sequences"), ("bool", "zero_output_for_mask")]
 # The gate order each runtime kernel is written for; checked against layer.LAYOUT so a change there fails loudly.
 KERNEL_GATES = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h"), "simple_rnn": ("h",)}
 
@@ -425,13 +453,12 @@ def build_plan(model, target: str = "any", input_shape=None, test_batch: int = 2
     name = model.input_names[0]
     b.buffers["x"] = Buffer("x", tuple(int(d) for d in shape), "input")
     tensors = {(name, 0, 0): _T("x", b.buffers["x"].shape)}
-    kwargs = getattr(model, "_node_kwargs", {})
     for layer, node, refs in model._nodes:
         handler = HANDLERS.get(type(layer))
         if handler is None or isinstance(layer, InputLayer):
             supported = sorted(k for k, v in REGISTRY.items() if v in HANDLERS)
             b.fail(layer, f"the exporters support {', '.join(supported)}")
-        if len(refs) != 1 or getattr(layer, "LIST_INPUT", False) or kwargs.get((layer.name, node)):
+        if len(refs) != 1 or getattr(layer, "LIST_INPUT", False) or call_kwargs(model, layer, node):
             b.fail(layer, "a call with several input tensors or keyword tensors (initial_state=, mask=) is not "
                           "supported by the exporters yet")
         tensors[(layer.name, node, 0)] = handler(b, layer, _tensor(b, tensors, refs[0], layer))

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..errors import ModelFileError
 from . import hdf5, isolated
-from .limits import Limits
 from .config import load_json, parse_model_config
+from .limits import Limits
 from .spec import ModelSpec
 
 

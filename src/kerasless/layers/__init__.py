@@ -4,34 +4,78 @@ from __future__ import annotations
 
 from ..errors import KeraslessError, ModelFileError, UnsupportedLayerError
 from ..io.spec import LayerSpec
-from .base import Context, Layer
 from .advanced_activations import ELULayer, LeakyReLULayer, PReLULayer, ReLULayer, SoftmaxLayer, ThresholdedReLULayer
 from .attention import AdditiveAttentionLayer, AttentionLayer, MultiHeadAttentionLayer
+from .base import Context, Layer
 from .bidirectional import BidirectionalLayer
-from .pooling_nd import (AveragePooling2DLayer, AveragePooling3DLayer, Cropping2DLayer, Cropping3DLayer,
-                         GlobalAveragePooling2DLayer, GlobalAveragePooling3DLayer, GlobalMaxPooling2DLayer,
-                         GlobalMaxPooling3DLayer, MaxPooling2DLayer, MaxPooling3DLayer, UpSampling2DLayer,
-                         UpSampling3DLayer, ZeroPadding2DLayer, ZeroPadding3DLayer)
-from .conv_transpose import Conv1DTransposeLayer, Conv2DTransposeLayer, Conv3DTransposeLayer
 from .conv_lstm import ConvLSTM1DLayer, ConvLSTM2DLayer, ConvLSTM3DLayer
-from .op_activations import OPS, OpActivationLayer
-from .preprocessing import (CategoryEncodingLayer, DiscretizationLayer, GroupNormalizationLayer, NormalizationLayer,
-                            RescalingLayer, RMSNormalizationLayer)
-from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
-from .convolutional import (AdaptiveAveragePooling1DLayer, AdaptiveMaxPooling1DLayer, AveragePooling1DLayer, Conv1DLayer, Cropping1DLayer, GlobalAveragePooling1DLayer,
-                            GlobalMaxPooling1DLayer, MaxPooling1DLayer, SeparableConv1DLayer, UpSampling1DLayer,
-                            ZeroPadding1DLayer)
-from .core import (ActivationLayer, FlattenLayer, InputLayer, MaskingLayer, NoOp, PermuteLayer, RepeatVectorLayer,
-                   ReshapeLayer)
+from .conv_transpose import Conv1DTransposeLayer, Conv2DTransposeLayer, Conv3DTransposeLayer
+from .convolutional import (
+    AdaptiveAveragePooling1DLayer,
+    AdaptiveMaxPooling1DLayer,
+    AveragePooling1DLayer,
+    Conv1DLayer,
+    Cropping1DLayer,
+    GlobalAveragePooling1DLayer,
+    GlobalMaxPooling1DLayer,
+    MaxPooling1DLayer,
+    SeparableConv1DLayer,
+    UpSampling1DLayer,
+    ZeroPadding1DLayer,
+)
+from .core import (
+    ActivationLayer,
+    FlattenLayer,
+    InputLayer,
+    MaskingLayer,
+    NoOp,
+    PermuteLayer,
+    RepeatVectorLayer,
+    ReshapeLayer,
+)
 from .dense import DenseLayer, EinsumDenseLayer
 from .embedding import EmbeddingLayer
 from .gru import GRULayer
 from .lstm import LSTMLayer
-from .merging import (AddLayer, AverageLayer, ConcatenateLayer, DotLayer, MaximumLayer, MinimumLayer, MultiplyLayer,
-                      SubtractLayer)
-from .ops import AllOp, AnyOp, EqualOp, LogicalAndOp, LogicalOrOp, NotEqualOp
+from .merging import (
+    AddLayer,
+    AverageLayer,
+    ConcatenateLayer,
+    DotLayer,
+    MaximumLayer,
+    MinimumLayer,
+    MultiplyLayer,
+    SubtractLayer,
+)
 from .normalization import BatchNormalizationLayer, LayerNormalizationLayer, UnitNormalizationLayer
+from .op_activations import OPS, OpActivationLayer
+from .ops import AllOp, AnyOp, EqualOp, LogicalAndOp, LogicalOrOp, NotEqualOp
+from .pooling_nd import (
+    AveragePooling2DLayer,
+    AveragePooling3DLayer,
+    Cropping2DLayer,
+    Cropping3DLayer,
+    GlobalAveragePooling2DLayer,
+    GlobalAveragePooling3DLayer,
+    GlobalMaxPooling2DLayer,
+    GlobalMaxPooling3DLayer,
+    MaxPooling2DLayer,
+    MaxPooling3DLayer,
+    UpSampling2DLayer,
+    UpSampling3DLayer,
+    ZeroPadding2DLayer,
+    ZeroPadding3DLayer,
+)
+from .preprocessing import (
+    CategoryEncodingLayer,
+    DiscretizationLayer,
+    GroupNormalizationLayer,
+    NormalizationLayer,
+    RescalingLayer,
+    RMSNormalizationLayer,
+)
 from .simple_rnn import SimpleRNNLayer
+from .spatial import Conv2DLayer, Conv3DLayer, DepthwiseConv1DLayer, DepthwiseConv2DLayer, SeparableConv2DLayer
 from .time_distributed import TimeDistributedLayer
 from .wrappers import NestedModelLayer, RNNLayer
 

@@ -17,7 +17,6 @@ from .base import Layer, anything, boolean, keep_masked, matmul_last, positive_i
 from .fastpath import dense_fast, fast_step, run_fast, run_native
 from .layout import CellLayout
 
-
 # A trace being recorded in this thread / async context (trace.py): ``begin(layer, x, mask)`` returns the
 # ``record`` callback for one recurrent call. Per context, so concurrent predicts and traces never see each other.
 TRACING: contextvars.ContextVar = contextvars.ContextVar("kerasless_tracing", default=None)

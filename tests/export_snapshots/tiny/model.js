@@ -130,6 +130,20 @@ function klApplyMask(x, mask, rows, features, y) {
   for (let r = 0; r < rows; r++) for (let f = 0; f < features; f++) y[r * features + f] = x[r * features + f] * mask[r];
 }
 
+// Max abs difference of y to the expected values; Infinity when NaN or inf positions (or signs) differ.
+function klMaxDiff(y, want) {
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) {
+    const a = y[i], b = want[i];
+    if (Number.isNaN(a) || Number.isNaN(b)) {
+      if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity;
+    } else if (a !== b) {
+      diff = Math.max(diff, Math.abs(a - b));
+    }
+  }
+  return diff;
+}
+
 // ---- weights (Keras layout, row-major, float32) ----
 let W0 = null, W1 = null, W2 = null, W3 = null, W4 = null;
 let P = null; // recurrent call parameters, bound with the weights
@@ -140,8 +154,8 @@ function bind(blob) {
   W3 = blob.subarray(40, 44); // l2/kernel (2, 2)
   W4 = blob.subarray(44, 46); // l2/bias (2,)
   P = {
-    c2: {seqs: 1, steps: 3, inputDim: 2, units: 2, gates: 4, W: W0, U: W1, b: W2, br: null, act: act_tanh, ract: act_sigmoid, resetAfter: false, goBackwards: false, returnSequences: true, zeroOutputForMask: false},
-    s2: {seqs: 1, steps: 1, inputDim: 2, units: 2, gates: 4, W: W0, U: W1, b: W2, br: null, act: act_tanh, ract: act_sigmoid, resetAfter: false, goBackwards: false, returnSequences: true, zeroOutputForMask: false},
+    c_t2: {seqs: 1, steps: 3, inputDim: 2, units: 2, gates: 4, W: W0, U: W1, b: W2, br: null, act: act_tanh, ract: act_sigmoid, resetAfter: false, goBackwards: false, returnSequences: true, zeroOutputForMask: false},
+    s_t2: {seqs: 1, steps: 1, inputDim: 2, units: 2, gates: 4, W: W0, U: W1, b: W2, br: null, act: act_tanh, ract: act_sigmoid, resetAfter: false, goBackwards: false, returnSequences: true, zeroOutputForMask: false},
   };
 }
 
@@ -203,7 +217,7 @@ export function predict(xIn, batch) {
   // l0 (Masking): apply_mask (3, 2) -> (3, 2)
   klApplyMask(x, ws.m1, batch * 3, 2, ws.t1);
   // l1 (LSTM): lstm (3, 2) -> (3, 2)
-  klLstm(P.c2, ws.t1, ws.m1, ws.t2, null, null, batch);
+  klLstm(P.c_t2, ws.t1, ws.m1, ws.t2, null, null, batch);
   // l2 (Dense): dense (3, 2) -> (3, 2)
   klDense(ws.t2, batch * 3, 2, 2, W3, W4, act_softmax, ws.t3);
   return ws.t3.slice(0, batch * OUTPUT_SIZE);
@@ -221,7 +235,7 @@ export const STEP_OUTPUT_SIZE = 2; // output floats per sample and timestep
 export function createStream(batch = 1) {
   checkArgs(new Float32Array(batch * STEP_SIZE), batch, STEP_SIZE, "createStream");
   const ws = makeStreamWorkspace(batch);
-  const carry = {s2: {state: new Float32Array(batch * 4), prev: new Float32Array(batch * 2)}};
+  const carry = {s_t2: {state: new Float32Array(batch * 4), prev: new Float32Array(batch * 2)}};
   return {
     batch, stepSize: STEP_SIZE, outputSize: STEP_OUTPUT_SIZE,
     step(xIn) {
@@ -231,7 +245,7 @@ export function createStream(batch = 1) {
       // l0 (Masking): apply_mask
       klApplyMask(x, ws.m1, batch * 1, 2, ws.t1);
       // l1 (LSTM): lstm
-      klLstm(P.s2, ws.t1, ws.m1, ws.t2, carry.s2.state, carry.s2.prev, batch);
+      klLstm(P.s_t2, ws.t1, ws.m1, ws.t2, carry.s_t2.state, carry.s_t2.prev, batch);
       // l2 (Dense): dense
       klDense(ws.t2, batch * 1, 2, 2, W3, W4, act_softmax, ws.t3);
       return ws.t3.slice(0, batch * STEP_OUTPUT_SIZE);
@@ -254,12 +268,6 @@ export function selfTest() {
   } finally {
     resetStates();
   }
-  let diff = 0;
-  for (let i = 0; i < TEST_Y.length; i++) {
-    const a = y[i], b = TEST_Y[i];
-    if (Number.isNaN(a) || Number.isNaN(b)) { if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity; }
-    else if (a !== b) diff = Math.max(diff, Math.abs(a - b));
-  }
-  return diff;
+  return klMaxDiff(y, TEST_Y);
 }
 

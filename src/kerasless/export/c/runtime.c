@@ -1,42 +1,26 @@
 /* kerasless C runtime: the kernels of kerasless/export/plan.py KERNELS, float32, C99, no allocation.
  *
- * Included by generated code after it #defines the KL_USE_* switches it needs (see runtime.h).
+ * The c target copies the blocks a model uses into the generated <name>.c as static functions (`KL_API` becomes
+ * `static`), so the model is one translation unit with no unused code; on its own this file compiles with every
+ * kernel (extern), for linting:  cc -std=c99 -Wall -Wextra -Werror -pedantic -c runtime.c
+ * Layout: every `//@block NAME [needs DEP ...]` line starts a block that runs to the next marker (the same markers
+ * as js/runtime.js); a block is included when the plan uses kernel / activation NAME (`act_<name>`), plus the
+ * blocks it needs. Text before the first marker (this prologue) is never copied.
  * Buffers are flat float arrays in C order; `batch` is the number of samples in the call, every other size
  * comes from the plan. Semantics follow kerasless.layers (activations.py, recurrent.run) operation for operation.
  */
 #include "runtime.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define KL_RUNTIME_C
-
-#ifdef KL_LINT /* compile every kernel with external linkage so nothing is "unused" */
+#ifndef KL_API
 #define KL_API
-#define KL_USE_ALL
-#else
-#define KL_API static
 #endif
 
-#ifdef KL_USE_ALL
-#define KL_USE_DENSE
-#define KL_USE_LSTM
-#define KL_USE_GRU
-#define KL_USE_SIMPLE_RNN
-#define KL_USE_EMBEDDING
-#define KL_USE_MASK_TOKENS
-#define KL_USE_MASK_VALUES
-#define KL_USE_APPLY_MASK
-#define KL_USE_ACTIVATION
-#define KL_USE_REVERSE_TIME
-#define KL_USE_MERGE
-#define KL_USE_PERMUTE
-#define KL_USE_REPEAT
-#define KL_USE_ALL_ACTIVATIONS
-#define KL_USE_STREAM
-#endif
-
-/* ---- linear algebra ------------------------------------------------------------------------------------- */
+//@block vecmat
 
 /* y[0:n_out] = x[0:n_in] . W[:, 0:n_out], W row-major with row stride ld. Every y[j] sums over i in order
  * (four rows of W per pass keep y[j] in a register; the rounding is the same as one row at a time). */
@@ -68,6 +52,7 @@ static inline void kl_vecmat(const float *restrict x, int n_in, const float *res
     }
 }
 
+//@block matmul_bias needs vecmat
 /* y (rows, n_out) = x (rows, n_in) . W (n_in, n_out) (+ b) */
 static inline void kl_matmul_bias(const float *x, int rows, int n_in, const float *W, int n_out, const float *b,
                                   float *y)
@@ -81,10 +66,7 @@ static inline void kl_matmul_bias(const float *x, int rows, int n_in, const floa
     }
 }
 
-#include "runtime_activations.c"
-
-/* ---- dense / activation -------------------------------------------------------------------------------- */
-#ifdef KL_USE_DENSE
+//@block dense needs matmul_bias
 /* y (rows, units) = act(x (rows, n_in) . W (n_in, units) + b); b may be NULL, act may be NULL (linear). */
 KL_API void kl_dense(const float *x, int rows, int n_in, int units, const float *W, const float *b, kl_act act,
                      float *y)
@@ -94,9 +76,8 @@ KL_API void kl_dense(const float *x, int rows, int n_in, int units, const float 
     if (act != NULL)
         for (r = 0; r < rows; ++r) act(y + (size_t)r * (size_t)units, units);
 }
-#endif
 
-#ifdef KL_USE_ACTIVATION
+//@block activation
 /* y (rows, n) = act(x) row by row */
 KL_API void kl_activation(const float *x, int rows, int n, kl_act act, float *y)
 {
@@ -104,10 +85,8 @@ KL_API void kl_activation(const float *x, int rows, int n, kl_act act, float *y)
     memcpy(y, x, (size_t)rows * (size_t)n * sizeof(float));
     for (r = 0; r < rows; ++r) act(y + (size_t)r * (size_t)n, n);
 }
-#endif
 
-/* ---- recurrent layers: one loop (masks, go_backwards, return_sequences, state) over a step function ----- */
-#if defined(KL_USE_LSTM) || defined(KL_USE_GRU) || defined(KL_USE_SIMPLE_RNN)
+//@block rnn needs matmul_bias
 typedef struct {
     int seqs, steps, input_dim, units, gates; /* seqs: independent sequences per sample (TimeDistributed) */
     const float *W, *U, *b, *br;              /* (input_dim, gates*units), (units, gates*units), (gates*units,) */
@@ -161,7 +140,7 @@ static void kl_rnn_run(const kl_rnn *p, kl_step step, int n_states, const float 
     }
 }
 
-#ifdef KL_USE_STREAM
+//@block rnn_stream needs rnn
 /* Floats of scratch one streamed timestep needs: xp (g), new states (2u), step temporaries (2g). */
 #define KL_RNN_STREAM_SCRATCH(gates, units) (3 * (gates) * (units) + 2 * (units))
 
@@ -183,10 +162,8 @@ static void kl_rnn_stream(const kl_rnn *p, kl_step step, int n_states, const flo
     }
     memcpy(y_t, prev, (size_t)u * sizeof(float));
 }
-#endif
-#endif
 
-#ifdef KL_USE_LSTM
+//@block lstm needs rnn
 /* z = xp_t + h.U; i=ra(z_i) f=ra(z_f) g=a(z_c) o=ra(z_o); c' = f*c + i*g; h' = o*a(c') */
 static void kl_lstm_step(const kl_rnn *p, const float *xp_t, const float *st, float *nst, float *tmp)
 {
@@ -212,16 +189,14 @@ KL_API void kl_lstm(const kl_rnn *p, const float *x, const float *mask, float *y
     kl_rnn_run(p, kl_lstm_step, 2, x, mask, y, state, scratch, batch);
 }
 
-#ifdef KL_USE_STREAM
+//@block lstm_stream needs lstm rnn_stream
 KL_API void kl_lstm_stream(const kl_rnn *p, const float *x_t, const float *mask_t, float *y_t, float *state,
                             float *prev, float *scratch)
 {
     kl_rnn_stream(p, kl_lstm_step, 2, x_t, mask_t, y_t, state, prev, scratch);
 }
-#endif
-#endif
 
-#ifdef KL_USE_GRU
+//@block gru needs rnn
 /* reset_after: hu = h.U + br; z=ra(xz+hu_z) r=ra(xr+hu_r) hh=a(xh + r*hu_h)
  * else:        hu = h.U_zr;   z=ra(xz+hu_z) r=ra(xr+hu_r) hh=a(xh + (r*h).U_h)
  * h' = z*h + (1-z)*hh */
@@ -262,16 +237,14 @@ KL_API void kl_gru(const kl_rnn *p, const float *x, const float *mask, float *y,
     kl_rnn_run(p, kl_gru_step, 1, x, mask, y, state, scratch, batch);
 }
 
-#ifdef KL_USE_STREAM
+//@block gru_stream needs gru rnn_stream
 KL_API void kl_gru_stream(const kl_rnn *p, const float *x_t, const float *mask_t, float *y_t, float *state,
                            float *prev, float *scratch)
 {
     kl_rnn_stream(p, kl_gru_step, 1, x_t, mask_t, y_t, state, prev, scratch);
 }
-#endif
-#endif
 
-#ifdef KL_USE_SIMPLE_RNN
+//@block simple_rnn needs rnn
 /* h' = a(xp_t + h.U) */
 static void kl_simple_rnn_step(const kl_rnn *p, const float *xp_t, const float *st, float *nst, float *tmp)
 {
@@ -288,17 +261,14 @@ KL_API void kl_simple_rnn(const kl_rnn *p, const float *x, const float *mask, fl
     kl_rnn_run(p, kl_simple_rnn_step, 1, x, mask, y, state, scratch, batch);
 }
 
-#ifdef KL_USE_STREAM
+//@block simple_rnn_stream needs simple_rnn rnn_stream
 KL_API void kl_simple_rnn_stream(const kl_rnn *p, const float *x_t, const float *mask_t, float *y_t, float *state,
                                   float *prev, float *scratch)
 {
     kl_rnn_stream(p, kl_simple_rnn_step, 1, x_t, mask_t, y_t, state, prev, scratch);
 }
-#endif
-#endif
 
-/* ---- embedding and masks ------------------------------------------------------------------------------- */
-#ifdef KL_USE_EMBEDDING
+//@block embedding
 /* y (n, dim) = E[trunc(ids)]; returns KL_ERR_TOKEN for an id that is not a number in [0, vocab) */
 KL_API int kl_embedding(const float *ids, int n, const float *E, int vocab, int dim, float *y)
 {
@@ -313,18 +283,16 @@ KL_API int kl_embedding(const float *ids, int n, const float *E, int vocab, int 
     }
     return KL_OK;
 }
-#endif
 
-#ifdef KL_USE_MASK_TOKENS
+//@block mask_tokens
 /* mask[i] = ids[i] != 0 (the raw value: 0.5 is a valid step that embeds as token 0) */
 KL_API void kl_mask_tokens(const float *ids, int n, float *mask)
 {
     int i;
     for (i = 0; i < n; ++i) mask[i] = ids[i] != 0.0f ? 1.0f : 0.0f;
 }
-#endif
 
-#ifdef KL_USE_MASK_VALUES
+//@block mask_values
 /* mask (rows) = any(x[r, :] != value) */
 KL_API void kl_mask_values(const float *x, int rows, int features, float value, float *mask)
 {
@@ -337,9 +305,8 @@ KL_API void kl_mask_values(const float *x, int rows, int features, float value, 
         mask[r] = keep;
     }
 }
-#endif
 
-#ifdef KL_USE_APPLY_MASK
+//@block apply_mask
 /* y[r, :] = x[r, :] * mask[r] */
 KL_API void kl_apply_mask(const float *x, const float *mask, int rows, int features, float *y)
 {
@@ -348,10 +315,8 @@ KL_API void kl_apply_mask(const float *x, const float *mask, int rows, int featu
         for (f = 0; f < features; ++f)
             y[(size_t)r * (size_t)features + f] = x[(size_t)r * (size_t)features + f] * mask[r];
 }
-#endif
 
-/* ---- shape and merge kernels ------------------------------------------------------------------------- */
-#ifdef KL_USE_REVERSE_TIME
+//@block reverse_time
 /* y[b, t] = x[b, steps-1-t], rows of `features` */
 KL_API void kl_reverse_time(const float *x, int batch, int steps, int features, float *y)
 {
@@ -362,9 +327,8 @@ KL_API void kl_reverse_time(const float *x, int batch, int steps, int features, 
             memcpy(y + ((size_t)b * (size_t)steps + (size_t)t) * (size_t)features,
                    x + ((size_t)b * (size_t)steps + (size_t)(steps - 1 - t)) * (size_t)features, row);
 }
-#endif
 
-#ifdef KL_USE_MERGE
+//@block merge
 /* rows of a (a_dim) and b (b_dim): concat [a | b], sum, mul, ave (a + b) / 2 */
 KL_API void kl_merge(const float *a, const float *b, int rows, int a_dim, int b_dim, int mode, float *y)
 {
@@ -385,9 +349,8 @@ KL_API void kl_merge(const float *a, const float *b, int rows, int a_dim, int b_
         }
     }
 }
-#endif
 
-#ifdef KL_USE_PERMUTE
+//@block permute
 #define KL_MAX_RANK 8
 /* Per sample: y = transpose(x, dims); shape is the input's per-sample shape (rank <= KL_MAX_RANK). */
 KL_API void kl_permute(const float *x, int batch, int rank, const int *shape, const int *dims, float *y)
@@ -413,9 +376,8 @@ KL_API void kl_permute(const float *x, int batch, int rank, const int *shape, co
         }
     }
 }
-#endif
 
-#ifdef KL_USE_REPEAT
+//@block repeat
 /* y (batch, n, features): x (batch, features) repeated n times */
 KL_API void kl_repeat(const float *x, int batch, int n, int features, float *y)
 {
@@ -425,4 +387,62 @@ KL_API void kl_repeat(const float *x, int batch, int n, int features, float *y)
             memcpy(y + ((size_t)b * (size_t)n + (size_t)k) * (size_t)features, x + (size_t)b * (size_t)features,
                    (size_t)features * sizeof(float));
 }
-#endif
+
+//@block max_diff
+/* Max abs difference of n outputs to the expected ones; INFINITY when NaN or inf positions (or signs) differ. */
+KL_API float kl_max_diff(const float *y, const float *want, int n)
+{
+    float diff = 0.0f;
+    int i;
+    for (i = 0; i < n; ++i) {
+        const int nan_y = y[i] != y[i], nan_w = want[i] != want[i];
+        if (nan_y || nan_w) {
+            if (nan_y != nan_w) return INFINITY;
+        } else if (isinf(y[i]) || isinf(want[i])) {
+            if (y[i] != want[i]) return INFINITY;
+        } else if (fabsf(y[i] - want[i]) > diff) {
+            diff = fabsf(y[i] - want[i]);
+        }
+    }
+    return diff;
+}
+
+//@block load_blob
+/* Read a weights file of exactly `bytes` little-endian float32 into a new malloc'ed blob (*out; free() it).
+ * KL_ERR_ARGS for a NULL path, KL_ERR_WEIGHTS when the file is missing, short, long or unreadable. */
+KL_API int kl_load_blob(const char *path, size_t bytes, float **out)
+{
+    const unsigned int one = 1;
+    unsigned char *b;
+    float *blob;
+    long size;
+    size_t i;
+    FILE *f;
+    if (path == NULL || out == NULL) return KL_ERR_ARGS;
+    f = fopen(path, "rb");
+    if (f == NULL) return KL_ERR_WEIGHTS;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        (unsigned long)size != (unsigned long)bytes) {
+        fclose(f);
+        return KL_ERR_WEIGHTS;
+    }
+    blob = (float *)malloc(bytes + 4u);
+    if (blob == NULL || fread(blob, 1, bytes, f) != bytes) {
+        free(blob);
+        fclose(f);
+        return KL_ERR_WEIGHTS;
+    }
+    fclose(f);
+    b = (unsigned char *)blob;
+    if (*(const unsigned char *)&one == 0) /* big-endian host: the file is little-endian */
+        for (i = 0; i + 3 < bytes; i += 4) {
+            unsigned char t = b[i];
+            b[i] = b[i + 3];
+            b[i + 3] = t;
+            t = b[i + 1];
+            b[i + 1] = b[i + 2];
+            b[i + 2] = t;
+        }
+    *out = blob;
+    return KL_OK;
+}

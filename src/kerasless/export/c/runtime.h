@@ -1,14 +1,10 @@
-/* kerasless C runtime: types and status codes shared by runtime.c and the generated model code.
+/* kerasless C runtime: status codes and types shared by the runtime blocks and the generated model code.
  *
- * A generated <name>.c defines KL_USE_<KERNEL> / KL_USE_ACT_<NAME> for the kernels its model needs and then
- * #includes "runtime.c" (which includes runtime_activations.c), so every kernel is a static function of the model's translation unit (two exported
- * models link together without clashes) and unused kernels are never compiled.
- * Lint the whole runtime on its own with:  gcc -std=c99 -Wall -Wextra -Werror -pedantic -DKL_LINT -c runtime.c
+ * Every generated <name>.h carries this block verbatim (from #ifndef on), so an export folder needs no other
+ * header and two models' headers can be included together.
  */
 #ifndef KL_RUNTIME_H
 #define KL_RUNTIME_H
-
-#include <stddef.h>
 
 /* Status codes returned by <name>_predict and friends. */
 #define KL_OK 0

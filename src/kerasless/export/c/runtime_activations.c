@@ -1,20 +1,25 @@
-/* kerasless C runtime, part 2: every activation by its kerasless canonical name (#included by runtime.c).
+/* kerasless C runtime, part 2: every activation by its kerasless canonical name, as `//@block act_<name>` blocks
+ * (same markers and rules as runtime.c; the c target copies the ones a model uses into <name>.c).
  *
  * kl_act_<name>(x, n) works in place on one row of n floats, float32, formula for formula the same as
- * kerasless/layers/activations.py. Only those the generated code enables with KL_USE_ACT_<NAME> are compiled.
+ * kerasless/layers/activations.py. Lint on its own:  cc -std=c99 -Wall -Wextra -Werror -pedantic -c runtime_activations.c
  */
-#ifndef KL_RUNTIME_C
-#error "runtime_activations.c is part of runtime.c: #include runtime.c instead"
+#include "runtime.h"
+
+#include <math.h>
+
+#ifndef KL_API
+#define KL_API
 #endif
 
-/* ---- scalar helpers (float32, same formulas as kerasless/layers/activations.py) ------------------------- */
-
+//@block sigmoidf
 static inline float kl_sigmoidf(float x) /* split by sign: exp never overflows */
 {
     const float e = expf(-fabsf(x));
     return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
+//@block softplusf
 static inline float kl_softplusf(float x) /* numpy logaddexp(x, 0) for float32 */
 {
     if (x == 0.0f) return 0.6931472f;
@@ -23,17 +28,20 @@ static inline float kl_softplusf(float x) /* numpy logaddexp(x, 0) for float32 *
     return x; /* NaN */
 }
 
+//@block hard_sigmoidf
 static inline float kl_hard_sigmoidf(float x) /* Keras 3: clip(x/6 + 0.5, 0, 1) */
 {
     const float v = x / 6.0f + 0.5f;
     return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
 }
 
+//@block eluf
 static inline float kl_eluf(float x, float alpha) { return x >= 0.0f ? x : alpha * expm1f(x); }
 
+//@block clipf
 static inline float kl_clipf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/* ---- activations: in place on one row of n floats ----------------------------------------------------- */
+//@block elementwise
 #define KL_ELEMENTWISE(name, expr)                                                                             \
     KL_API void kl_act_##name(float *x, int n)                                                                 \
     {                                                                                                          \
@@ -44,86 +52,62 @@ static inline float kl_clipf(float v, float lo, float hi) { return v < lo ? lo :
         }                                                                                                      \
     }
 
-#if defined(KL_USE_ACT_LINEAR) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_linear
 KL_API void kl_act_linear(float *x, int n) { (void)x; (void)n; }
-#endif
-#if defined(KL_USE_ACT_TANH) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_tanh needs elementwise
 KL_ELEMENTWISE(tanh, tanhf(v))
-#endif
-#if defined(KL_USE_ACT_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_sigmoid needs elementwise sigmoidf
 KL_ELEMENTWISE(sigmoid, kl_sigmoidf(v))
-#endif
-#if defined(KL_USE_ACT_HARD_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_hard_sigmoid needs elementwise hard_sigmoidf
 KL_ELEMENTWISE(hard_sigmoid, kl_hard_sigmoidf(v))
-#endif
-#if defined(KL_USE_ACT_HARD_SIGMOID_K2) || defined(KL_USE_ALL_ACTIVATIONS) /* Keras <= 2: clip(0.2x + 0.5) */
+//@block act_hard_sigmoid_k2 needs elementwise clipf
+/* Keras <= 2: clip(0.2x + 0.5) */
 KL_ELEMENTWISE(hard_sigmoid_k2, kl_clipf(0.2f * v + 0.5f, 0.0f, 1.0f))
-#endif
-#if defined(KL_USE_ACT_RELU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_relu needs elementwise
 KL_ELEMENTWISE(relu, v < 0.0f ? 0.0f : v)
-#endif
-#if defined(KL_USE_ACT_RELU6) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_relu6 needs elementwise
 KL_ELEMENTWISE(relu6, v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v))
-#endif
-#if defined(KL_USE_ACT_LEAKY_RELU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_leaky_relu needs elementwise
 KL_ELEMENTWISE(leaky_relu, v < 0.2f * v ? 0.2f * v : v)
-#endif
-#if defined(KL_USE_ACT_ELU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_elu needs elementwise eluf
 KL_ELEMENTWISE(elu, kl_eluf(v, 1.0f))
-#endif
-#if defined(KL_USE_ACT_SELU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_selu needs elementwise eluf
 KL_ELEMENTWISE(selu, 1.050701f * kl_eluf(v, 1.6732632f))
-#endif
-#if defined(KL_USE_ACT_CELU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_celu needs elementwise
 KL_ELEMENTWISE(celu, (v < 0.0f ? 0.0f : v) + expm1f(v < 0.0f ? v : 0.0f))
-#endif
-#if defined(KL_USE_ACT_SOFTPLUS) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_softplus needs elementwise softplusf
 KL_ELEMENTWISE(softplus, kl_softplusf(v))
-#endif
-#if defined(KL_USE_ACT_SOFTSIGN) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_softsign needs elementwise
 KL_ELEMENTWISE(softsign, v / (1.0f + fabsf(v)))
-#endif
-#if defined(KL_USE_ACT_SILU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_silu needs elementwise sigmoidf
 KL_ELEMENTWISE(silu, v * kl_sigmoidf(v))
-#endif
-#if defined(KL_USE_ACT_HARD_SILU) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_hard_silu needs elementwise hard_sigmoidf
 KL_ELEMENTWISE(hard_silu, v * kl_hard_sigmoidf(v))
-#endif
-#if defined(KL_USE_ACT_GELU) || defined(KL_USE_ALL_ACTIVATIONS) /* exact: erf in double, rounded like numpy */
+//@block act_gelu needs elementwise
+/* exact: erf in double, rounded like numpy */
 KL_ELEMENTWISE(gelu, (v * ((float)erf((double)v / 1.4142135623730951) + 1.0f)) / 2.0f)
-#endif
-#if defined(KL_USE_ACT_EXPONENTIAL) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_exponential needs elementwise
 KL_ELEMENTWISE(exponential, expf(v))
-#endif
-#if defined(KL_USE_ACT_MISH) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_mish needs elementwise softplusf
 KL_ELEMENTWISE(mish, v * tanhf(kl_softplusf(v)))
-#endif
-#if defined(KL_USE_ACT_LOG_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_log_sigmoid needs elementwise softplusf
 KL_ELEMENTWISE(log_sigmoid, -kl_softplusf(-v))
-#endif
-#if defined(KL_USE_ACT_HARD_TANH) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_hard_tanh needs elementwise clipf
 KL_ELEMENTWISE(hard_tanh, kl_clipf(v, -1.0f, 1.0f))
-#endif
-#if defined(KL_USE_ACT_TANH_SHRINK) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_tanh_shrink needs elementwise
 KL_ELEMENTWISE(tanh_shrink, v - tanhf(v))
-#endif
-#if defined(KL_USE_ACT_SOFT_SHRINK) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_soft_shrink needs elementwise
 KL_ELEMENTWISE(soft_shrink, v > 0.5f ? v - 0.5f : (v < -0.5f ? v + 0.5f : 0.0f))
-#endif
-#if defined(KL_USE_ACT_HARD_SHRINK) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_hard_shrink needs elementwise
 KL_ELEMENTWISE(hard_shrink, fabsf(v) > 0.5f ? v : 0.0f)
-#endif
-#if defined(KL_USE_ACT_SQUAREPLUS) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_squareplus needs elementwise
 KL_ELEMENTWISE(squareplus, (v + sqrtf(v * v + 4.0f)) / 2.0f)
-#endif
-#if defined(KL_USE_ACT_SPARSE_PLUS) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_sparse_plus needs elementwise
 KL_ELEMENTWISE(sparse_plus, v <= -1.0f ? 0.0f : (v < 1.0f ? 0.25f * ((v + 1.0f) * (v + 1.0f)) : v))
-#endif
-#if defined(KL_USE_ACT_SPARSE_SIGMOID) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_sparse_sigmoid needs elementwise clipf
 KL_ELEMENTWISE(sparse_sigmoid, kl_clipf(0.5f * (v + 1.0f), 0.0f, 1.0f))
-#endif
 
-#if defined(KL_USE_ACT_SOFTMAX) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_softmax
 KL_API void kl_act_softmax(float *x, int n) /* e = exp(x - max); e / sum(e) */
 {
     int i;
@@ -135,8 +119,7 @@ KL_API void kl_act_softmax(float *x, int n) /* e = exp(x - max); e / sum(e) */
     }
     for (i = 0; i < n; ++i) x[i] = x[i] / s;
 }
-#endif
-#if defined(KL_USE_ACT_LOG_SOFTMAX) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_log_softmax
 KL_API void kl_act_log_softmax(float *x, int n) /* s = x - max; s - log(sum(exp(s))) */
 {
     int i;
@@ -149,8 +132,7 @@ KL_API void kl_act_log_softmax(float *x, int n) /* s = x - max; s - log(sum(exp(
     l = logf(s);
     for (i = 0; i < n; ++i) x[i] = x[i] - l;
 }
-#endif
-#if defined(KL_USE_ACT_SPARSEMAX) || defined(KL_USE_ALL_ACTIVATIONS)
+//@block act_sparsemax
 /* Position p (0-based) of the descending order, found without scratch memory: the largest value below the
  * previous one, ties by index. Returns the index of that element; *pv / *pi carry the previous pick. */
 static int kl_next_desc(const float *x, int n, float *pv, int *pi, int first)
@@ -184,4 +166,3 @@ KL_API void kl_act_sparsemax(float *x, int n)
     tau = (cum_support - 1.0f) / (float)k;
     for (p = 0; p < n; ++p) x[p] = x[p] - tau < 0.0f ? 0.0f : x[p] - tau;
 }
-#endif

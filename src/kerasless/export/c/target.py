@@ -1,9 +1,10 @@
-"""C target: ``<name>.h`` + ``<name>.c`` (weights, test vector, call list) over the hand-written runtime.c.
+"""C target: ``<name>.h`` + ``<name>.c`` (+ ``CMakeLists.txt``, ``README.md``): one translation unit per model.
 
-The generated ``<name>.c`` defines ``KL_USE_*`` for the kernels and activations its plan uses and #includes the
-copied ``runtime.c``: compile just ``<name>.c`` (C99, ``-lm``). No allocation in the predict path: buffers live in
-one workspace, static for ``<name>_predict`` (``<NAME>_MAX_BATCH`` rows) or caller-provided for
-``<name>_predict_ws``.
+``<name>.c`` holds the runtime.c / runtime_activations.c blocks its plan uses (as static functions), the weights,
+the test vector and the call list; ``<name>.h`` is self-contained (status codes inlined). Compile ``<name>.c``
+alone or every ``.c`` in the folder (CMake ``file(GLOB *.c)``, Xcode, SwiftPM): both are the same thing. No
+allocation in the predict path: buffers live in one workspace, static for ``<name>_predict``
+(``<NAME>_MAX_BATCH`` rows) or caller-provided for ``<name>_predict_ws``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,29 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import check_identifier, read_outputs, used_activations, float_literals, sanitize, shape_comment, weight_offsets, wrap, write_weights_file
+from .. import common
+from ..common import (
+    check_identifier,
+    float_literals,
+    read_outputs,
+    sanitize,
+    shape_comment,
+    weight_offsets,
+    wrap,
+    write_weights_file,
+)
+from ..emit import emit_call, record_fields
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
-from .stream import stream_plan
+from ..stream import stream_plan
+from . import package
 
 NAME = "c"
 HERE = Path(__file__).parent
-RUNTIME = ("runtime.c", "runtime_activations.c", "runtime.h")
+RUNTIME = (HERE / "runtime.c", HERE / "runtime_activations.c")  # //@block files copied into <name>.c
 FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SPECIAL = {"inf": "INFINITY", "-inf": "(-INFINITY)", "nan": "NAN"}
 STATIC_WS_FLOATS = 16 << 20  # default <NAME>_MAX_BATCH keeps the static workspace under 64 MB
+RECORD = {"activation": "act", "recurrent_activation": "ract"}  # kl_rnn field names that differ
 MERGE = {"concat": "KL_MERGE_CONCAT", "sum": "KL_MERGE_SUM", "mul": "KL_MERGE_MUL", "ave": "KL_MERGE_AVE"}
 
 
@@ -69,61 +83,53 @@ class _Gen:
     def act(self, name: str, nullable=False) -> str:
         return "NULL" if nullable and name == "linear" else f"kl_act_{name}"
 
-    # -- the call list --------------------------------------------------------------------------------------
-    def call(self, c) -> list[str]:
-        p, b, ws = c.params, self.buf, {k: self.w[v] for k, v in c.weights.items()}
-        x, y = b(c.inputs[0]), b(c.output)
-        shapes = [shape_comment(self.plan.buffers[n].shape) for n in (c.inputs[0], c.output)]
-        head = f"    /* {c.layer} ({c.layer_class}): {c.kernel} {shapes[0]} -> {shapes[1]} */"
-        if c.kernel == "dense":
-            body = [(f"    kl_dense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, {ws['W']}, "
-                     f"{ws.get('b', 'NULL')}, {self.act(p['activation'], True)}, {y});")]
-        elif c.kernel in RECURRENT_KERNELS:
-            fields = [f".seqs = {p['seqs']}", f".steps = {p['steps']}", f".input_dim = {p['input_dim']}",
-                      f".units = {p['units']}", f".gates = {len(p['gates'])}", f".W = {ws['W']}",
-                      f".U = {ws['U']}", f".b = {ws.get('b', 'NULL')}", f".br = {ws.get('br', 'NULL')}",
-                      f".act = {self.act(p['activation'])}",
-                      f".ract = {self.act(p['recurrent_activation']) if 'recurrent_activation' in p else 'NULL'}",
-                      f".reset_after = {int(p.get('reset_after', False))}",
-                      f".go_backwards = {int(p['go_backwards'])}",
-                      f".return_sequences = {int(p['return_sequences'])}",
-                      f".zero_output_for_mask = {int(p['zero_output_for_mask'])}"]
-            body = ["    {", "        const kl_rnn p = {" + ", ".join(fields[:5]) + ",",
-                    "                          " + ", ".join(fields[5:9]) + ",",
-                    "                          " + ", ".join(fields[9:11]) + ",",
-                    "                          " + ", ".join(fields[11:]) + "};",
-                    (f"        kl_{c.kernel}(&p, {x}, {b(c.mask) if c.mask else 'NULL'}, {y}, "
-                     f"{'kl_state.' + c.state if c.state else 'NULL'}, scratch, batch);"), "    }"]
-        elif c.kernel == "embedding":
-            body = [f"    if (kl_embedding({x}, batch * {p['n']}, {ws['E']}, {p['vocab']}, {p['dim']}, {y}) != KL_OK)",
-                    "        return KL_ERR_TOKEN;"]
-        elif c.kernel == "mask_tokens":
-            body = [f"    kl_mask_tokens({x}, batch * {p['n']}, {y});"]
-        elif c.kernel == "mask_values":
-            value = float_literals([p["value"]], "f", SPECIAL)[0]
-            body = [f"    kl_mask_values({x}, batch * {p['steps']}, {p['features']}, {value}, {y});"]
-        elif c.kernel == "apply_mask":
-            body = [f"    kl_apply_mask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"]
-        elif c.kernel == "activation":
-            body = [f"    kl_activation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"]
-        elif c.kernel == "reverse_time":
-            body = [f"    kl_reverse_time({x}, batch, {p['steps']}, {p['features']}, {y});"]
-        elif c.kernel == "merge":
-            body = [(f"    kl_merge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
-                     f"{MERGE[p['mode']]}, {y});")]
-        elif c.kernel == "permute":
-            shape = ", ".join(map(str, p["shape"]))
-            dims = ", ".join(map(str, p["dims"]))
-            body = ["    {", f"        static const int shape[] = {{{shape}}}, dims[] = {{{dims}}};",
-                    f"        kl_permute({x}, batch, {len(p['shape'])}, shape, dims, {y});", "    }"]
-        elif c.kernel == "repeat":
-            body = [f"    kl_repeat({x}, batch, {p['n']}, {p['features']}, {y});"]
-        elif c.kernel == "reshape":
-            return [(f"    /* {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}, "
-                     f"{c.output} shares {y}'s storage */")]
+    # -- the call list: the shared emitter (emit.py) over this syntax -----------------------------------------
+    indent, batch, none = "    ", "batch", "NULL"
+
+
+    def call(self, c, stream: bool = False) -> list[str]:
+        return emit_call(self.plan, c, self, stream, NAME)
+
+    @staticmethod
+    def comment(text: str) -> str:
+        return f"/* {text} */"
+
+    @staticmethod
+    def function(kernel: str) -> str:
+        return f"kl_{kernel}"
+
+    def statement(self, c, fn: str, args: list, status: bool) -> list[str]:
+        if status:
+            return [f"    if ({fn}({', '.join(args)}) != KL_OK)", "        return KL_ERR_TOKEN;"]
+        return [f"    {fn}({', '.join(args)});"]
+
+    def weight(self, c, role: str) -> str:
+        return self.w[c.weights[role]] if role in c.weights else "NULL"
+
+    @staticmethod
+    def literal(kind: str, value) -> str:
+        if kind == "float":
+            return float_literals([value], "f", SPECIAL)[0]
+        if kind == "bool":
+            return str(int(bool(value)))
+        if kind == "enum":
+            return MERGE[value]
+        if kind == "ints":
+            return "(const int[]){" + ", ".join(map(str, value)) + "}"
+        return str(len(value)) if kind == "rank" else str(value)
+
+    def recurrent(self, c, stream: bool) -> list[str]:
+        fields = [f".{RECORD.get(k, k)} = {v}" for k, v in record_fields(c, self)]
+        b, mask = self.buf, self.buf(c.mask) if c.mask else "NULL"
+        if stream:
+            run = (f"kl_{c.kernel}_stream(&p, {b(c.inputs[0])}, {mask}, {b(c.output)}, s->{c.output}_state, "
+                   f"s->{c.output}_prev, scratch);")
         else:
-            raise ExportError(f"layer {c.layer!r}: kernel {c.kernel!r} has no C implementation (target 'c')")
-        return [head, *body]
+            run = (f"kl_{c.kernel}(&p, {b(c.inputs[0])}, {mask}, {b(c.output)}, "
+                   f"{'kl_state.' + c.state if c.state else 'NULL'}, scratch, batch);")
+        pad = "                          "
+        return ["    {", "        const kl_rnn p = {" + ", ".join(fields[:5]) + ",", pad + ", ".join(fields[5:9]) + ",",
+                pad + ", ".join(fields[9:11]) + ",", pad + ", ".join(fields[11:]) + "};", "        " + run, "    }"]
 
     # -- files ------------------------------------------------------------------------------------------------
     def header(self) -> str:
@@ -137,7 +143,7 @@ class _Gen:
                  f" * {n}_predict uses a static workspace (not thread-safe, batch <= {up}_MAX_BATCH: raise it with",
                  f" * -D{up}_MAX_BATCH=n when compiling {n}.c); {n}_predict_ws uses yours and has no such limit.",
                  " */", f"#ifndef {up}_H_", f"#define {up}_H_", "", "#include <stddef.h>", "",
-                 '#include "runtime.h"', "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+                 runtime_header(), "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
                  f"#define {up}_INPUT_SIZE {p.buffers[p.input].size} /* floats per sample */",
                  f"#define {up}_OUTPUT_SIZE {p.buffers[p.output].size} /* floats per sample */",
                  f"#ifndef {up}_MAX_BATCH", f"#define {up}_MAX_BATCH {max_batch}", "#endif"]
@@ -163,16 +169,17 @@ class _Gen:
 
     def source(self) -> str:
         p, n = self.plan, self.name
-        uses = [f"#define KL_USE_{k.upper()}" for k in p.kernels if k != "reshape"]
-        uses += [f"#define KL_USE_ACT_{a.upper()}" for a in sorted(used_activations(p))]
-        if not isinstance(self.stream, str):
-            uses.append("#define KL_USE_STREAM")
+        blocks = common.runtime_names(p, stream=not isinstance(self.stream, str)) | {"max_diff"}
+        if self.weights_file:
+            blocks.add("load_blob")
+        runtime = common.runtime_source(RUNTIME, blocks, "c").replace("KL_API ", "static ")
         out = [f"/* {n}.c: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) exported",
                f" * by kerasless (target c). Generated: regenerate instead of editing. API and contract: see {n}.h.",
-               " * Compile this file only (it includes runtime.c): cc -std=c99 -O2 -c " + f"{n}.c", " */",
-               *uses, "", '#include "runtime.c"', f'#include "{n}.h"', ""]
+               f" * One translation unit (C99, link -lm): cc -std=c99 -O2 -c {n}.c", " */",
+               f'#include "{n}.h"', "", "#include <math.h>", "#include <string.h>", ""]
         if self.weights_file:
             out += ["#include <stdio.h>", "#include <stdlib.h>", ""]
+        out += ["/* ---- runtime: the kerasless/export/c runtime blocks this model uses ---- */", runtime, ""]
         out += [f"#define KL_WS_PER_SAMPLE {self.per_sample} /* floats of intermediate buffers per sample */",
                 f"#define KL_WS_SCRATCH {self.scratch} /* floats of recurrent scratch per call */",
                 f"#define KL_BATCH_LIMIT {self.batch_limit()} /* keeps every size below INT_MAX */",
@@ -251,14 +258,10 @@ class _Gen:
                f"float {n}_self_test(void)", "{",
                f"    static float y[KL_TEST_BATCH * {up}_OUTPUT_SIZE];",
                "    static float ws[KL_TEST_BATCH * KL_WS_PER_SAMPLE + KL_WS_SCRATCH + 1]; /* any MAX_BATCH */",
-               "    float diff = 0.0f;", "    int i, rc;",
+               "    int rc;",
                f"    {n}_reset_states();", f"    rc = {n}_predict_ws(kl_test_x, KL_TEST_BATCH, y, ws);",
-               *([f"    {n}_reset_states();"] if p.stateful else []), "    if (rc != KL_OK)", "        return INFINITY;",
-               f"    for (i = 0; i < KL_TEST_BATCH * {up}_OUTPUT_SIZE; ++i) {{",
-               "        const float d = fabsf(y[i] - kl_test_y[i]);",
-               "        if (y[i] != y[i] || kl_test_y[i] != kl_test_y[i]) {",
-               "            if ((y[i] != y[i]) != (kl_test_y[i] != kl_test_y[i])) return INFINITY;",
-               "        } else if (d > diff) {", "            diff = d;", "        }", "    }", "    return diff;", "}"]
+               *([f"    {n}_reset_states();"] if p.stateful else []),
+               f"    return rc != KL_OK ? INFINITY : kl_max_diff(y, kl_test_y, KL_TEST_BATCH * {up}_OUTPUT_SIZE);", "}"]
         if self.weights_file:
             out += self.loader()
         return out
@@ -317,22 +320,8 @@ class _Gen:
         out.append(f"    scratch = s->ws + {sum(sp.sizes[k] for k in offsets)};")
         uses_batch = False
         for c in sp.calls:
-            if c.kernel not in RECURRENT_KERNELS:
-                out += self.call(c)
-                uses_batch = True
-                continue
-            p, ws, b = c.params, {k: self.w[v] for k, v in c.weights.items()}, self.buf
-            ract = self.act(p["recurrent_activation"]) if "recurrent_activation" in p else "NULL"
-            out += [f"    /* {c.layer} ({c.layer_class}): {c.kernel}, one step */", "    {",
-                    (f"        const kl_rnn p = {{.seqs = 1, .steps = 1, .input_dim = {p['input_dim']}, "
-                     f".units = {p['units']}, .gates = {len(p['gates'])},"),
-                    (f"                          .W = {ws['W']}, .U = {ws['U']}, .b = {ws.get('b', 'NULL')}, "
-                     f".br = {ws.get('br', 'NULL')},"),
-                    f"                          .act = {self.act(p['activation'])}, .ract = {ract},",
-                    (f"                          .reset_after = {int(p.get('reset_after', False))}, .go_backwards = 0, "
-                     f".return_sequences = 1, .zero_output_for_mask = {int(p['zero_output_for_mask'])}}};"),
-                    (f"        kl_{c.kernel}_stream(&p, {b(c.inputs[0])}, {b(c.mask) if c.mask else 'NULL'}, "
-                     f"{b(c.output)}, s->{c.output}_state, s->{c.output}_prev, scratch);"), "    }"]
+            out += self.call(c, stream=True)
+            uses_batch = uses_batch or c.kernel not in RECURRENT_KERNELS
         if not uses_batch:
             out.insert(out.index("    const int batch = 1;") + 1, "    (void)batch;")
         out += [f"    memcpy(y_t, {self.buf(self.plan.output)}, {sp.step_out} * sizeof(float));",
@@ -344,29 +333,29 @@ class _Gen:
         offsets = weight_offsets(p)
         out = ["", f"void {n}_free_weights(void)", "{", "    free(kl_blob);", "    kl_blob = NULL;"]
         out += [f"    {self.w[k]} = NULL;" for k in p.weights]
-        out += ["}", "", f"int {n}_load_weights(const char *path)", "{",
-                "    const unsigned int one = 1;", "    unsigned char *bytes;", "    float *blob;", "    long size;",
-                "    size_t i;", "    FILE *f;", "    if (path == NULL)", "        return KL_ERR_ARGS;",
-                '    f = fopen(path, "rb");', "    if (f == NULL)", "        return KL_ERR_WEIGHTS;",
-                "    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||",
-                "        (unsigned long)size != KL_WEIGHTS_BYTES) {", "        fclose(f);",
-                "        return KL_ERR_WEIGHTS;", "    }",
-                "    blob = (float *)malloc(KL_WEIGHTS_BYTES + 4u);",
-                "    if (blob == NULL || fread(blob, 1, KL_WEIGHTS_BYTES, f) != KL_WEIGHTS_BYTES) {",
-                "        free(blob);", "        fclose(f);", "        return KL_ERR_WEIGHTS;", "    }", "    fclose(f);",
-                "    bytes = (unsigned char *)blob;",
-                "    if (*(const unsigned char *)&one == 0) /* big-endian host: the file is little-endian */",
-                "        for (i = 0; i + 3 < KL_WEIGHTS_BYTES; i += 4) {",
-                "            unsigned char t = bytes[i];", "            bytes[i] = bytes[i + 3];",
-                "            bytes[i + 3] = t;", "            t = bytes[i + 1];", "            bytes[i + 1] = bytes[i + 2];",
-                "            bytes[i + 2] = t;", "        }", f"    {n}_free_weights();", "    kl_blob = blob;"]
+        out += ["}", "", f"int {n}_load_weights(const char *path)", "{", "    float *blob = NULL;",
+                "    const int rc = kl_load_blob(path, KL_WEIGHTS_BYTES, &blob);", "    if (rc != KL_OK)",
+                "        return rc;", f"    {n}_free_weights();", "    kl_blob = blob;"]
         out += [f"    {self.w[k]} = blob + {offsets[k] // 4};" for k in p.weights]
         return out + ["    return KL_OK;", "}"]
 
 
+def runtime_header() -> str:
+    """runtime.h without its leading comment: the status codes and types every generated header carries."""
+    text = (HERE / "runtime.h").read_text()
+    return text[text.index("#ifndef KL_RUNTIME_H"):].strip()
+
+
+def sources(plan: Plan, name: str, weights_file: bool = False):
+    """(``<name>.h`` text, ``<name>.c`` text, the StreamPlan or why the model cannot stream): for targets that wrap
+    the C export (swift)."""
+    gen = _Gen(plan, name, weights_file)
+    return gen.header(), gen.source(), gen.stream
+
+
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
-    """Write ``<name>.h``, ``<name>.c`` and copies of the runtime (``runtime.c``, ``runtime_activations.c``,
-    ``runtime.h``), plus ``<name>.weights.bin`` / ``.json`` with ``weights_file``, into ``out_dir``."""
+    """Write ``<name>.h``, ``<name>.c``, ``CMakeLists.txt`` and ``README.md`` (plus ``<name>.weights.bin`` /
+    ``.json`` with ``weights_file``) into ``out_dir``."""
     check_identifier(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,9 +363,7 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) 
     files = [out_dir / f"{name}.h", out_dir / f"{name}.c"]
     files[0].write_text(gen.header())
     files[1].write_text(gen.source())
-    for f in RUNTIME:
-        shutil.copyfile(HERE / f, out_dir / f)
-        files.append(out_dir / f)
+    files += package.write(plan, out_dir, name, weights_file, gen.stream)
     if weights_file:
         files += write_weights_file(plan, out_dir, name)
     return files

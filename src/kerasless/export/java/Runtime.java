@@ -1,8 +1,8 @@
 /* kerasless Java runtime: the kernels of kerasless/export/plan.py KERNELS, float32, Java 8, no dependencies.
  *
- * The java target copies the body of this class (between the BEGIN/END markers) into every generated
- * <Name>.java as the nested class `Rt`, keeping only the `@kernel` sections the model uses, so one file is the
- * whole model. Lint it on its own with:  javac --release 8 -Xlint:all -Werror -d /tmp Runtime.java
+ * The java target copies the `//@block NAME [needs A B]` blocks a model uses (the markers of c/runtime.c and
+ * js/runtime.js; a block runs to the next marker or `//@end`) into every generated <Name>.java as the nested class
+ * `Rt`, so one file is the whole model. Activations are one switch over codes, in `core`. Lint it on its own with:  javac --release 8 -Xlint:all -Werror -d /tmp Runtime.java
  *
  * Conventions (same as c/runtime.c, operation for operation): buffers are float[] with an int offset, C order;
  * all weights live in one float[] blob `w` addressed by offsets (an absent bias is offset -1); `batch` is the
@@ -13,8 +13,7 @@ final class Runtime {
     private Runtime() {
     }
 
-    // BEGIN runtime
-    // @kernel core
+    //@block core
     /** Activation codes (kerasless canonical names). */
     static final int ACT_LINEAR = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_HARD_SIGMOID = 3, ACT_HARD_SIGMOID_K2 = 4,
             ACT_RELU = 5, ACT_RELU6 = 6, ACT_LEAKY_RELU = 7, ACT_ELU = 8, ACT_SELU = 9, ACT_CELU = 10,
@@ -173,25 +172,19 @@ final class Runtime {
             if (bo >= 0) for (int j = 0; j < nOut; ++j) y[yr + j] += w[bo + j];
         }
     }
-    // @end
-
-    // @kernel dense
+    //@block dense needs core
     /** y (rows, units) = act(x (rows, nIn) . W + b) */
     static void dense(float[] x, int rows, int nIn, int units, float[] w, int wo, int bo, int act, float[] y) {
         matmulBias(x, 0, rows, nIn, w, wo, units, bo, y, 0);
         if (act != ACT_LINEAR) for (int r = 0; r < rows; ++r) act(act, y, r * units, units);
     }
-    // @end
-
-    // @kernel activation
+    //@block activation needs core
     /** y (rows, n) = act(x) row by row */
     static void activation(float[] x, int rows, int n, int act, float[] y) {
         System.arraycopy(x, 0, y, 0, rows * n);
         for (int r = 0; r < rows; ++r) act(act, y, r * n, n);
     }
-    // @end
-
-    // @kernel recurrent
+    //@block recurrent needs core
     static final int LSTM = 0, GRU = 1, SIMPLE_RNN = 2;
 
     /** A recurrent call's parameters (weights are offsets into the blob; b / br are -1 when absent). */
@@ -293,9 +286,7 @@ final class Runtime {
             if (state != null) System.arraycopy(st, 0, state, s * ns, ns);
         }
     }
-    // @end
-
-    // @kernel stream
+    //@block stream needs recurrent
     /** One timestep of one sequence (kerasless Stream.step): state (nStates*units) and prev (units) persist;
      *  xp (gates*units), nst (nStates*units) and tmp (2*gates*units + 2*units) are scratch. */
     static void rnnStream(Rnn p, float[] w, float[] x, float[] mask, float[] y, float[] state, float[] prev,
@@ -311,9 +302,7 @@ final class Runtime {
         }
         System.arraycopy(prev, 0, y, 0, u);
     }
-    // @end
-
-    // @kernel embedding
+    //@block embedding needs core
     /** y (n, dim) = E[trunc(ids)]; an id that is not a number in [0, vocab) is an IllegalArgumentException. */
     static void embedding(float[] ids, int n, float[] w, int eo, int vocab, int dim, float[] y) {
         for (int i = 0; i < n; ++i) {
@@ -323,16 +312,12 @@ final class Runtime {
             System.arraycopy(w, eo + (int) v * dim, y, i * dim, dim);
         }
     }
-    // @end
-
-    // @kernel mask_tokens
+    //@block mask_tokens
     /** mask[i] = ids[i] != 0 (the raw value) */
     static void maskTokens(float[] ids, int n, float[] mask) {
         for (int i = 0; i < n; ++i) mask[i] = ids[i] != 0.0f ? 1.0f : 0.0f;
     }
-    // @end
-
-    // @kernel mask_values
+    //@block mask_values
     /** mask (rows) = any(x[r, :] != value) */
     static void maskValues(float[] x, int rows, int features, float value, float[] mask) {
         for (int r = 0; r < rows; ++r) {
@@ -341,26 +326,20 @@ final class Runtime {
             mask[r] = keep;
         }
     }
-    // @end
-
-    // @kernel apply_mask
+    //@block apply_mask
     /** y[r, :] = x[r, :] * mask[r] */
     static void applyMask(float[] x, float[] mask, int rows, int features, float[] y) {
         for (int r = 0; r < rows; ++r)
             for (int f = 0; f < features; ++f) y[r * features + f] = x[r * features + f] * mask[r];
     }
-    // @end
-
-    // @kernel reverse_time
+    //@block reverse_time
     /** y[b, t] = x[b, steps-1-t], rows of `features` */
     static void reverseTime(float[] x, int batch, int steps, int features, float[] y) {
         for (int b = 0; b < batch; ++b)
             for (int t = 0; t < steps; ++t)
                 System.arraycopy(x, (b * steps + steps - 1 - t) * features, y, (b * steps + t) * features, features);
     }
-    // @end
-
-    // @kernel merge
+    //@block merge
     static final int CONCAT = 0, SUM = 1, MUL = 2, AVE = 3;
 
     /** rows of a (aDim) and b (bDim): concat [a | b], sum, mul, ave (a + b) / 2 */
@@ -377,9 +356,7 @@ final class Runtime {
             }
         }
     }
-    // @end
-
-    // @kernel permute
+    //@block permute
     /** Per sample: y = transpose(x, dims); shape is the input's per-sample shape. */
     static void permute(float[] x, int batch, int[] shape, int[] dims, float[] y) {
         final int rank = shape.length;
@@ -402,14 +379,45 @@ final class Runtime {
             }
         }
     }
-    // @end
-
-    // @kernel repeat
+    //@block repeat
     /** y (batch, n, features): x (batch, features) repeated n times */
     static void repeat(float[] x, int batch, int n, int features, float[] y) {
         for (int b = 0; b < batch; ++b)
             for (int k = 0; k < n; ++k) System.arraycopy(x, b * features, y, (b * n + k) * features, features);
     }
-    // @end
-    // END runtime
+    //@block max_diff
+    /** Max abs difference of y to the expected values; +Infinity when NaN or inf positions (or signs) differ. */
+    static float maxDiff(float[] y, float[] want) {
+        float diff = 0.0f;
+        for (int i = 0; i < want.length; ++i) {
+            final boolean a = Float.isNaN(y[i]), b = Float.isNaN(want[i]);
+            if (a || b) {
+                if (a != b) return Float.POSITIVE_INFINITY;
+            } else if (Float.isInfinite(y[i]) || Float.isInfinite(want[i])) {
+                if (y[i] != want[i]) return Float.POSITIVE_INFINITY;
+            } else if (Math.abs(y[i] - want[i]) > diff) {
+                diff = Math.abs(y[i] - want[i]);
+            }
+        }
+        return diff;
+    }
+
+    //@block load_blob
+    /** Exactly `floats` little-endian float32 from the file at `path`. */
+    static float[] loadBlob(String path, int floats) throws java.io.IOException {
+        final byte[] bytes = java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path));
+        if (bytes.length != 4 * floats)
+            throw new java.io.IOException(path + ": expected " + 4 * floats + " bytes, got " + bytes.length);
+        final float[] a = new float[floats];
+        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+        return a;
+    }
+
+    //@block lstm needs recurrent
+    //@block gru needs recurrent
+    //@block simple_rnn needs recurrent
+    //@block lstm_stream needs lstm stream
+    //@block gru_stream needs gru stream
+    //@block simple_rnn_stream needs simple_rnn stream
+    //@end
 }

@@ -25,9 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..c.stream import stream_plan
-from ..common import check_identifier, read_outputs, float_literals, shape_comment, weight_offsets, write_weights_file
-from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from .. import common
+from ..common import check_identifier, float_literals, read_outputs, shape_comment, weight_offsets, write_weights_file
+from ..emit import emit_call
+from ..plan import RECURRENT_KERNELS, SIGNATURES, ExportError, Plan
+from ..stream import stream_plan
+from . import package as java_package
 
 NAME = "java"
 HERE = Path(__file__).parent
@@ -37,7 +40,6 @@ CHUNKS_PER_CLASS = 7  # < 65535 constant-pool entries per nested class
 JAVAC_FLAGS = ("--release", "8", "-Xlint:all", "-Werror", "-encoding", "UTF-8")
 KIND = {"lstm": "Rt.LSTM", "gru": "Rt.GRU", "simple_rnn": "Rt.SIMPLE_RNN"}
 MERGE = {"concat": "Rt.CONCAT", "sum": "Rt.SUM", "mul": "Rt.MUL", "ave": "Rt.AVE"}
-SECTIONS = {"lstm": "recurrent", "gru": "recurrent", "simple_rnn": "recurrent"}
 
 
 def class_name(name: str) -> str:
@@ -46,23 +48,10 @@ def class_name(name: str) -> str:
     return "Model" if name == "model" else name
 
 
-def runtime_source(sections: set) -> str:
-    """Runtime.java's body (BEGIN/END markers) keeping ``core`` and the given ``@kernel`` sections, indented for
-    nesting in the model class."""
-    text = (HERE / "Runtime.java").read_text()
-    body = text[text.index("    // BEGIN runtime\n") + len("    // BEGIN runtime\n"):text.index("    // END runtime")]
-    out, keep = [], True
-    for line in body.splitlines():
-        m = re.match(r"\s*// @kernel (\w+)$", line)
-        if m:
-            keep = m.group(1) in sections or m.group(1) == "core"
-            continue
-        if line.strip() == "// @end":
-            keep = True
-            continue
-        if keep:
-            out.append(("    " + line) if line else "")
-    return "\n".join(re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n").splitlines())
+def runtime_source(names: set) -> str:
+    """The Runtime.java blocks ``names`` (and what they need), indented for nesting in the model class."""
+    text = common.runtime_source([HERE / "Runtime.java"], names, NAME)
+    return "\n".join(("    " + line) if line else "" for line in re.sub(r"\n{3,}", "\n\n", text).splitlines())
 
 
 def _lits(array) -> list[str]:
@@ -88,50 +77,51 @@ class _Gen:
         return self.plan.storage(name)
 
     @staticmethod
-    def act(name: str) -> str:
+    def act(name: str, nullable: bool = False) -> str:
         return f"Rt.ACT_{name.upper()}"
 
-    # -- the call list ----------------------------------------------------------------------------------------
+    # -- the call list: the shared emitter (emit.py) over this syntax -----------------------------------------
+    indent, batch, none = "        ", "batch", "-1"
+
     def call(self, c, stream=False) -> list[str]:
-        p, b = c.params, self.buf
+        return emit_call(self.plan, c, self, stream, NAME)
+
+    @staticmethod
+    def comment(text: str) -> str:
+        return f"// {text}"
+
+    @staticmethod
+    def function(kernel: str) -> str:
+        head, *rest = kernel.split("_")
+        return "Rt." + head + "".join(q.capitalize() for q in rest)
+
+    def statement(self, c, fn: str, args: list, status: bool) -> list[str]:
+        return [f"        {fn}({', '.join(args)});"]  # a bad token id throws
+
+    def weight(self, c, role: str) -> str:
+        """An offset into the weights blob ``w``, which the runtime takes once, before the call's first weight."""
+        first = next(k for kind, k in SIGNATURES[c.kernel][0] if kind.startswith("weight"))
+        return ("w, " if role == first else "") + self.woff(c, role)
+
+    @staticmethod
+    def literal(kind: str, value):
+        if kind == "float":
+            return _float(value)
+        if kind == "bool":
+            return str(bool(value)).lower()
+        if kind == "enum":
+            return MERGE[value]
+        if kind == "ints":
+            return "new int[] {" + ", ".join(map(str, value)) + "}"
+        return None if kind == "rank" else str(value)
+
+    def recurrent(self, c, stream: bool) -> list[str]:
+        b, mask = self.buf, self.buf(c.mask) if c.mask else "null"
         x, y = b(c.inputs[0]), b(c.output)
-        head = f"        // {c.layer} ({c.layer_class}): {c.kernel}"
-        if c.kernel == "dense":
-            body = (f"Rt.dense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, w, {self.woff(c, 'W')}, "
-                    f"{self.woff(c, 'b')}, {self.act(p['activation'])}, {y});")
-        elif c.kernel in RECURRENT_KERNELS:
-            mask = b(c.mask) if c.mask else "null"
-            if stream:
-                body = (f"Rt.rnnStream(R_{c.output}, w, {x}, {mask}, {y}, st_{c.output}, prev_{c.output}, "
-                        f"xp_{c.output}, nst_{c.output}, tmp);")
-            else:
-                body = (f"Rt.rnn(R_{c.output}, w, {x}, {mask}, {y}, {'S_' + c.state if c.state else 'null'}, "
-                        "batch);")
-        elif c.kernel == "embedding":
-            body = (f"Rt.embedding({x}, batch * {p['n']}, w, {self.woff(c, 'E')}, {p['vocab']}, {p['dim']}, {y});")
-        elif c.kernel == "mask_tokens":
-            body = f"Rt.maskTokens({x}, batch * {p['n']}, {y});"
-        elif c.kernel == "mask_values":
-            body = f"Rt.maskValues({x}, batch * {p['steps']}, {p['features']}, {_float(p['value'])}, {y});"
-        elif c.kernel == "apply_mask":
-            body = f"Rt.applyMask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"
-        elif c.kernel == "activation":
-            body = f"Rt.activation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"
-        elif c.kernel == "reverse_time":
-            body = f"Rt.reverseTime({x}, batch, {p['steps']}, {p['features']}, {y});"
-        elif c.kernel == "merge":
-            body = (f"Rt.merge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
-                    f"{MERGE[p['mode']]}, {y});")
-        elif c.kernel == "permute":
-            body = (f"Rt.permute({x}, batch, new int[] {{{', '.join(map(str, p['shape']))}}}, "
-                    f"new int[] {{{', '.join(map(str, p['dims']))}}}, {y});")
-        elif c.kernel == "repeat":
-            body = f"Rt.repeat({x}, batch, {p['n']}, {p['features']}, {y});"
-        elif c.kernel == "reshape":
-            return [f"{head} to {shape_comment(p['shape'])}: {c.output} shares {y}'s storage"]
-        else:
-            raise ExportError(f"layer {c.layer!r}: kernel {c.kernel!r} has no Java implementation (target 'java')")
-        return [head, "        " + body]
+        if stream:
+            return [(f"        Rt.rnnStream(R_{c.output}, w, {x}, {mask}, {y}, st_{c.output}, prev_{c.output}, "
+                    f"xp_{c.output}, nst_{c.output}, tmp);")]
+        return [f"        Rt.rnn(R_{c.output}, w, {x}, {mask}, {y}, {'S_' + c.state if c.state else 'null'}, batch);"]
 
     # -- data as literals ---------------------------------------------------------------------------------------
     def data(self, label: str, array) -> tuple[list[str], str]:
@@ -163,9 +153,9 @@ class _Gen:
     # -- the file -----------------------------------------------------------------------------------------------
     def source(self) -> str:
         p, cls, sp = self.plan, self.cls, self.stream
-        sections = {SECTIONS.get(k, k) for k in p.kernels if k != "reshape"}
-        if not isinstance(sp, str):
-            sections.add("stream")
+        # activations are codes in core's switch: no act_ blocks
+        sections = {n for n in common.runtime_names(p, not isinstance(sp, str)) if not n.startswith("act_")}
+        sections |= {"max_diff"} | ({"load_blob"} if self.weights_file else set())
         n_in, n_out = p.buffers[p.input].size, p.buffers[p.output].size
         out = [(f"/* {cls}.java: Keras model {p.name!r} ({os.path.basename(p.source)}, Keras {p.keras_version}) "
                "exported by kerasless"),
@@ -263,12 +253,7 @@ class _Gen:
                 "        final float[] y, want = testy();", "        try {", "            resetStates();",
                 f"            y = predict(testx(), {p.test_x.shape[0]});", "        } catch (RuntimeException e) {",
                 "            return Float.POSITIVE_INFINITY;", "        } finally {", "            resetStates();",
-                "        }", "        float diff = 0.0f;", "        for (int i = 0; i < want.length; ++i) {",
-                "            final boolean a = Float.isNaN(y[i]), b = Float.isNaN(want[i]);",
-                "            if (a || b) {", "                if (a != b) return Float.POSITIVE_INFINITY;",
-                "            } else if (Math.abs(y[i] - want[i]) > diff) {",
-                "                diff = Math.abs(y[i] - want[i]);", "            }", "        }", "        return diff;",
-                "    }", ""]
+                "        }", "        return Rt.maxDiff(y, want);", "    }", ""]
         return out
 
     def loader(self) -> list[str]:
@@ -276,13 +261,7 @@ class _Gen:
             return []
         return [f"    /** Load {self.cls}.weights.bin (little-endian float32, see {self.cls}.weights.json). */",
                 "    public static synchronized void loadWeights(String path) throws java.io.IOException {",
-                "        final byte[] bytes = java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path));",
-                "        if (bytes.length != 4 * WEIGHT_FLOATS)",
-                ("            throw new java.io.IOException(path + \": expected \" + 4 * WEIGHT_FLOATS + \" bytes, got \" "
-                "+ bytes.length);"),
-                "        final float[] a = new float[WEIGHT_FLOATS];",
-                "        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);",
-                "        w = a;", "    }", ""]
+                "        w = Rt.loadBlob(path, WEIGHT_FLOATS);", "    }", ""]
 
     def stream_class(self) -> list[str]:
         sp = self.stream
@@ -320,19 +299,36 @@ class _Gen:
         return out
 
 
-def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, package: str | None = None
-          ) -> list[Path]:
-    """Write ``<Name>.java`` (plus ``<Name>.weights.bin`` / ``.json`` with ``weights_file``) into ``out_dir``;
-    ``package`` adds a package declaration (the tests compile many models into one class tree)."""
+def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False, package: str | None = None,
+          readme: bool = True) -> list[Path]:
+    """Write ``<Name>.java`` (plus ``<Name>.weights.bin`` / ``.json`` with ``weights_file``) and ``README.md``
+    into ``out_dir``; ``package`` (``com.example.ml``) adds the package declaration and its folders
+    (``com/example/ml/``)."""
+    root = out_dir
     cls = class_name(name)
-    out_dir = Path(out_dir)
+    if package is not None and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", package):
+        raise ExportError(f"--package {package!r} must be a Java package name like com.example.ml (target 'java')")
+    out_dir = Path(out_dir).joinpath(*(package.split(".") if package else []))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{cls}.java"
-    path.write_text(_Gen(plan, name, weights_file, package).source())
+    gen = _Gen(plan, name, weights_file, package)
+    path.write_text(gen.source())
     files = [path]
     if weights_file:
         files += write_weights_file(plan, out_dir, cls)
+    if readme:
+        files.append(Path(root) / "README.md")
+        files[-1].write_text(java_package.readme(plan, cls, package, weights_file, not isinstance(gen.stream, str)))
     return files
+
+
+def source_file(out_dir, name: str) -> tuple[Path, str]:
+    """(path of the written ``<Name>.java`` under ``out_dir``, its fully qualified class name)."""
+    cls = class_name(name)
+    for path in sorted(Path(out_dir).rglob(f"{cls}.java"), key=lambda q: len(q.parts)):
+        m = re.search(r"^package ([\w.]+);", path.read_text(), re.MULTILINE)
+        return path, (f"{m.group(1)}.{cls}" if m else cls)
+    raise ExportError(f"target 'java': no {cls}.java under {out_dir}")
 
 
 # -- toolchain ----------------------------------------------------------------------------------------------------
@@ -400,14 +396,13 @@ def java(classes, jobs: list[list[str]], timeout: float = 600) -> None:
 
 def run(plan: Plan, out_dir, name: str, batches: list, weights_file=False) -> tuple[list, float]:
     """Compile ``<Name>.java`` with javac --release 8 and run predict on consecutive batches, then selfTest()."""
-    cls = class_name(name)
-    out_dir = Path(out_dir)
+    source, qualified = source_file(out_dir, name)
     with tempfile.TemporaryDirectory(prefix="kl_java_") as tmp:
         tmp = Path(tmp)
-        classes = javac([out_dir / f"{cls}.java"], tmp / "classes")
+        classes = javac([source], tmp / "classes")
         (tmp / "in.bin").write_bytes(predict_input(plan, batches))
-        job = ["predict", cls, tmp / "in.bin", tmp / "out.bin"]
+        job = ["predict", qualified, tmp / "in.bin", tmp / "out.bin"]
         if weights_file:
-            job.append(out_dir / f"{cls}.weights.bin")
+            job.append(source.parent / f"{class_name(name)}.weights.bin")
         java(classes, [job])
         return read_outputs(plan, batches, (tmp / "out.bin").read_bytes(), "java")

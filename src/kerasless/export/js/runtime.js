@@ -428,3 +428,43 @@ export function klRepeat(x, batch, n, features, y) {
     for (let k = 0; k < n; k++) y.set(row, (b * n + k) * features);
   }
 }
+
+//@block max_diff
+// Max abs difference of y to the expected values; Infinity when NaN or inf positions (or signs) differ.
+export function klMaxDiff(y, want) {
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) {
+    const a = y[i], b = want[i];
+    if (Number.isNaN(a) || Number.isNaN(b)) {
+      if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity;
+    } else if (a !== b) {
+      diff = Math.max(diff, Math.abs(a - b));
+    }
+  }
+  return diff;
+}
+
+//@block load_blob
+// `floats` little-endian float32 from a path or file: URL in Node (fs), or a URL in browsers (fetch).
+export async function klLoadBlob(src, floats) {
+  let bytes;
+  const isNode = typeof process !== "undefined" && process.versions != null && process.versions.node != null;
+  if (isNode && !/^(https?|data|blob):/.test(String(src))) {
+    const fs = await import("node:fs/promises");
+    const { fileURLToPath } = await import("node:url");
+    const path = String(src).startsWith("file:") ? fileURLToPath(String(src)) : String(src);
+    const buf = await fs.readFile(path);
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } else {
+    const res = await fetch(src);
+    if (!res.ok) throw new Error(`load: fetching ${src} failed: HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  }
+  if (bytes.byteLength !== floats * 4) {
+    throw new Error(`load: ${src} has ${bytes.byteLength} bytes, expected ${floats * 4}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const blob = new Float32Array(floats);
+  for (let i = 0; i < floats; i++) blob[i] = view.getFloat32(4 * i, true);
+  return blob;
+}

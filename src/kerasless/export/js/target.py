@@ -9,7 +9,6 @@ Runs in Node >= 18 and browsers.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shutil
@@ -19,110 +18,56 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import check_identifier, used_activations, float_literals, shape_comment, weight_offsets, wrap, write_weights_file
+from .. import common
+from ..common import (
+    check_identifier,
+    float_literals,
+    shape_comment,
+    weight_offsets,
+    wrap,
+    write_weights_file,
+)
+from ..emit import emit_call, record_fields
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from ..stream import stream_plan
+from . import package
 
 NAME = "js"
 HERE = Path(__file__).parent
 RUNTIME = HERE / "runtime.js"
 DRIVER = HERE / "driver.mjs"
 SPECIAL = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
-KERNEL_BLOCKS = {"dense": "dense", "lstm": "lstm", "gru": "gru", "simple_rnn": "simple_rnn", "embedding": "embedding",
-                 "mask_tokens": "mask_tokens", "mask_values": "mask_values", "apply_mask": "apply_mask",
-                 "activation": "activation", "reverse_time": "reverse_time", "merge": "merge", "permute": "permute",
-                 "repeat": "repeat"}
+RECORD = {"activation": "act", "recurrent_activation": "ract"}  # record fields runtime.js names differently
 RNN_FN = {"lstm": ("klLstm", 2), "gru": ("klGru", 1), "simple_rnn": ("klSimpleRnn", 1)}
 
 
-@functools.lru_cache(maxsize=1)
 def runtime_blocks() -> dict[str, tuple[list[str], str]]:
-    """{block name: ([needed blocks], source)} parsed from the ``//@block NAME [needs A B]`` markers."""
-    blocks, cur, lines = {}, None, []
-    for line in RUNTIME.read_text().splitlines():
-        m = re.match(r"//@block (\w+)(?: needs ([\w ]+))?$", line)
-        if m:
-            if cur:
-                blocks[cur[0]] = (cur[1], "\n".join(lines).strip())
-            cur, lines = (m.group(1), (m.group(2) or "").split()), []
-        elif cur:
-            lines.append(line)
-    if cur:
-        blocks[cur[0]] = (cur[1], "\n".join(lines).strip())
-    return blocks
+    """{block name: ([needed blocks], source)} of runtime.js (``//@block NAME [needs A B]`` markers)."""
+    return common.runtime_blocks(RUNTIME)
 
 
 def _runtime_source(names: set[str]) -> str:
-    blocks = runtime_blocks()
-    todo, seen = list(names), set()
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            if n not in blocks:
-                raise ExportError(f"runtime.js has no block {n!r} (target 'js')")
-            seen.add(n)
-            todo += blocks[n][0]
-    parts = [blocks[n][1] for n in blocks if n in seen]  # runtime.js order
-    return re.sub(r"^export ", "", "\n\n".join(parts), flags=re.MULTILINE)
+    return re.sub(r"^export ", "", common.runtime_source([RUNTIME], names, "js"), flags=re.MULTILINE)
+
+
+def _camel(key: str, upper: bool = False) -> str:
+    """input_dim -> inputDim (upper: InputDim)."""
+    parts = key.split("_")
+    head = parts[0].capitalize() if upper else parts[0]
+    return head + "".join(q.capitalize() for q in parts[1:])
 
 
 def _floats(array) -> str:
     return wrap(float_literals(array, "", SPECIAL), per_line=10, indent="  ")
 
 
-def stream_plan(plan: Plan):
-    """(per-step calls [(call, params)], step input size, None) when the plan can stream, else (None, 0, reason).
-
-    Mirrors kerasless.stream: per-timestep layers (Dense, Activation, Embedding, Masking) and forward recurrent
-    layers only; a buffer with a time axis keeps 1 step of it."""
-    shape = plan.input_shape
-    if len(shape) < 1:
-        return None, 0, "the input has no time axis"
-    steps = shape[0]
-    timed = {plan.input}
-    out = []
-    for c in plan.calls:
-        p = dict(c.params)
-        t_in = c.inputs[0] in timed
-        where = f"layer {c.layer!r} ({c.layer_class})"
-        if c.kernel in RECURRENT_KERNELS:
-            if p["seqs"] != 1:
-                return None, 0, f"{where}: TimeDistributed recurrent layers need the whole sequence; it cannot stream"
-            if p["go_backwards"]:
-                return None, 0, f"{where}: go_backwards needs the whole sequence; it cannot stream"
-            if not t_in:
-                return None, 0, f"{where}: its input has no time axis"
-            p["steps"] = 1
-            if p["return_sequences"]:
-                timed.add(c.output)
-        elif c.kernel in ("dense", "activation"):
-            if t_in:
-                if p["rows"] % steps:
-                    return None, 0, f"{where}: rows do not split into timesteps"
-                p["rows"] //= steps
-                timed.add(c.output)
-        elif c.kernel in ("embedding", "mask_tokens"):
-            if not t_in:
-                return None, 0, f"{where}: its input has no time axis"
-            p["n"] //= steps
-            timed.add(c.output)
-        elif c.kernel in ("mask_values", "apply_mask"):
-            if not t_in:
-                return None, 0, f"{where}: its input has no time axis"
-            p["steps"] = 1
-            timed.add(c.output)
-        else:
-            return None, 0, f"{where}: {c.kernel} needs the whole sequence; it cannot stream"
-        out.append((c, p))
-    if not any(c.kernel in RECURRENT_KERNELS for c, _ in out):
-        return None, 0, "the model has no recurrent layer to carry state"
-    return out, plan.buffers[plan.input].size // steps, None
-
-
 class _Gen:
     def __init__(self, plan: Plan, name: str, weights_file: bool):
         self.plan, self.name, self.weights_file = plan, name, weights_file
         self.w = {k: f"W{i}" for i, k in enumerate(plan.weights)}
-        self.stream, self.step_size, self.refusal = stream_plan(plan)
+        sp = stream_plan(plan)  # per-step (call, params), or None and the reason
+        self.stream = None if isinstance(sp, str) else [(c, c.params) for c in sp.calls]
+        self.step_size, self.refusal = (0, sp) if isinstance(sp, str) else (sp.step_in, None)
 
     def buf(self, name: str) -> str:
         s = self.plan.storage(name)
@@ -131,62 +76,48 @@ class _Gen:
     def act(self, name: str, nullable: bool = False) -> str:
         return "null" if nullable and name == "linear" else f"act_{name}"
 
-    def rnn_params(self, c, p) -> str:
-        ws = {k: self.w[v] for k, v in c.weights.items()}
-        fields = [f"seqs: {p['seqs']}", f"steps: {p['steps']}", f"inputDim: {p['input_dim']}", f"units: {p['units']}",
-                  f"gates: {len(p['gates'])}", f"W: {ws['W']}", f"U: {ws['U']}", f"b: {ws.get('b', 'null')}",
-                  f"br: {ws.get('br', 'null')}", f"act: {self.act(p['activation'])}",
-                  f"ract: {self.act(p['recurrent_activation']) if 'recurrent_activation' in p else 'null'}",
-                  f"resetAfter: {str(bool(p.get('reset_after', False))).lower()}",
-                  f"goBackwards: {str(p['go_backwards']).lower()}",
-                  f"returnSequences: {str(p['return_sequences']).lower()}",
-                  f"zeroOutputForMask: {str(p['zero_output_for_mask']).lower()}"]
-        return "{" + ", ".join(fields) + "}"
+    # -- the call list: the shared emitter (emit.py) over this syntax -----------------------------------------
+    indent, batch, none = "  ", "batch", "null"
 
-    def call(self, c, p, key: str, stream: bool) -> list[str]:
-        b, ws = self.buf, {k: self.w[v] for k, v in c.weights.items()}
-        x, y = b(c.inputs[0]), b(c.output)
-        head = f"  // {c.layer} ({c.layer_class}): {c.kernel}"
-        if not stream:
-            head += f" {shape_comment(self.plan.buffers[c.inputs[0]].shape)} -> " \
-                    f"{shape_comment(self.plan.buffers[c.output].shape)}"
-        k = c.kernel
-        if k == "dense":
-            body = (f"klDense({x}, batch * {p['rows']}, {p['input_dim']}, {p['units']}, {ws['W']}, "
-                    f"{ws.get('b', 'null')}, {self.act(p['activation'], True)}, {y});")
-        elif k in RECURRENT_KERNELS:
-            mask = b(c.mask) if c.mask else "null"
-            if stream:
-                state, prev = f"carry.{key}.state", f"carry.{key}.prev"
-            else:
-                state, prev = (f"STATE.{c.state}" if c.state else "null"), "null"
-            body = f"{RNN_FN[k][0]}(P.{key}, {x}, {mask}, {y}, {state}, {prev}, batch);"
-        elif k == "embedding":
-            body = f"klEmbedding({x}, batch * {p['n']}, {ws['E']}, {p['vocab']}, {p['dim']}, {y});"
-        elif k == "mask_tokens":
-            body = f"klMaskTokens({x}, batch * {p['n']}, {y});"
-        elif k == "mask_values":
-            value = float_literals([p["value"]], "", SPECIAL)[0]
-            body = f"klMaskValues({x}, batch * {p['steps']}, {p['features']}, {value}, {y});"
-        elif k == "apply_mask":
-            body = f"klApplyMask({x}, {b(c.inputs[1])}, batch * {p['steps']}, {p['features']}, {y});"
-        elif k == "activation":
-            body = f"klActivation({x}, batch * {p['rows']}, {p['n']}, {self.act(p['activation'])}, {y});"
-        elif k == "reverse_time":
-            body = f"klReverseTime({x}, batch, {p['steps']}, {p['features']}, {y});"
-        elif k == "merge":
-            body = (f"klMerge({x}, {b(c.inputs[1])}, batch * {p['rows']}, {p['a_dim']}, {p['b_dim']}, "
-                    f"{json.dumps(p['mode'])}, {y});")
-        elif k == "permute":
-            body = f"klPermute({x}, batch, {list(p['shape'])}, {list(p['dims'])}, {y});"
-        elif k == "repeat":
-            body = f"klRepeat({x}, batch, {p['n']}, {p['features']}, {y});"
-        elif k == "reshape":
-            return [f"  // {c.layer} ({c.layer_class}): reshape to {shape_comment(p['shape'])}: "
-                    f"{c.output} shares {y}'s storage"]
+    def rnn_params(self, c) -> str:
+        return "{" + ", ".join(f"{RECORD.get(k) or _camel(k)}: {v}" for k, v in record_fields(c, self)) + "}"
+
+    def call(self, c, stream: bool) -> list[str]:
+        return emit_call(self.plan, c, self, stream, NAME)
+
+    @staticmethod
+    def comment(text: str) -> str:
+        return f"// {text}"
+
+    @staticmethod
+    def function(kernel: str) -> str:
+        return "kl" + _camel(kernel, upper=True)
+
+    def statement(self, c, fn: str, args: list, status: bool) -> list[str]:
+        return [f"  {fn}({', '.join(args)});"]  # a bad token id throws
+
+    def weight(self, c, role: str) -> str:
+        return self.w[c.weights[role]] if role in c.weights else "null"
+
+    @staticmethod
+    def literal(kind: str, value):
+        if kind == "float":
+            return float_literals([value], "", SPECIAL)[0]
+        if kind == "bool":
+            return str(bool(value)).lower()
+        if kind == "enum":
+            return json.dumps(value)
+        if kind == "ints":
+            return str(list(value))
+        return None if kind == "rank" else str(value)
+
+    def recurrent(self, c, stream: bool) -> list[str]:
+        b, mask, key = self.buf, self.buf(c.mask) if c.mask else "null", ("s_" if stream else "c_") + c.output
+        if stream:
+            state, prev = f"carry.{key}.state", f"carry.{key}.prev"
         else:
-            raise ExportError(f"layer {c.layer!r}: kernel {k!r} has no JS implementation (target 'js')")
-        return [head, "  " + body]
+            state, prev = (f"STATE.{c.state}" if c.state else "null"), "null"
+        return [f"  {RNN_FN[c.kernel][0]}(P.{key}, {b(c.inputs[0])}, {mask}, {b(c.output)}, {state}, {prev}, batch);"]
 
     def sizes(self, stream: bool) -> dict[str, int]:
         p, steps = self.plan, self.plan.input_shape[0] if self.plan.input_shape else 1
@@ -208,18 +139,17 @@ class _Gen:
     # -- the module -------------------------------------------------------------------------------------------
     def module(self) -> str:
         p, n = self.plan, self.name
-        blocks = {KERNEL_BLOCKS[k] for k in p.kernels if k != "reshape"}
-        blocks |= {f"act_{a}" for a in used_activations(p)}
+        blocks = common.runtime_names(p) | {"max_diff"} | ({"load_blob"} if self.weights_file else set())
         in_shape, out_shape = list(p.input_shape), list(p.output_shape)
         token = f"; token ids in [0, {p.input_vocab}) as float values" if p.input_vocab else ""
         usage = ("await load(); " if self.weights_file else "")
-        out = [f"// {n}.js: Keras model {p.name!r} ({Path(p.source).name}, Keras {p.keras_version}) exported by "
-               "kerasless (target js).",
+        out = [(f"// {n}.js: Keras model {p.name!r} ({Path(p.source).name}, Keras {p.keras_version}) exported by "
+               "kerasless (target js)."),
                "// Generated: regenerate instead of editing. An ES module with no dependencies (Node >= 18, browsers).",
-               f"//   Input  x: Float32Array of batch * {p.buffers[p.input].size} floats, (batch, "
-               f"{', '.join(map(str, in_shape))}) C order{token}",
-               f"//   Output y: Float32Array of batch * {p.buffers[p.output].size} floats, (batch, "
-               f"{', '.join(map(str, out_shape))})",
+               (f"//   Input  x: Float32Array of batch * {p.buffers[p.input].size} floats, (batch, "
+               f"{', '.join(map(str, in_shape))}) C order{token}"),
+               (f"//   Output y: Float32Array of batch * {p.buffers[p.output].size} floats, (batch, "
+               f"{', '.join(map(str, out_shape))})"),
                f"//   import {{ predict, selfTest }} from \"./{n}.js\"; {usage}const y = predict(x, batch);",
                "// Math runs in float64 and is stored as float32: outputs match kerasless predict within 1e-5.",
                "/* eslint-disable camelcase, no-unused-vars */", "",
@@ -248,9 +178,8 @@ class _Gen:
         for k, w in p.weights.items():
             out.append(f"  {self.w[k]} = blob.subarray({offsets[k]}, {offsets[k] + w.size}); // {k} "
                        f"{shape_comment(w.shape)}")
-        rnn = [f"    c{i}: {self.rnn_params(c, c.params)}," for i, c in enumerate(p.calls) if c.kernel in RECURRENT_KERNELS]
-        rnn += [f"    s{i}: {self.rnn_params(c, sp)}," for i, (c, sp) in enumerate(self.stream or [])
-                if c.kernel in RECURRENT_KERNELS]
+        rnn = [f"    c_{c.output}: {self.rnn_params(c)}," for c in p.calls if c.kernel in RECURRENT_KERNELS]
+        rnn += [f"    s_{c.output}: {self.rnn_params(c)}," for c, _ in self.stream or [] if c.kernel in RECURRENT_KERNELS]
         out += ["  P = {", *rnn, "  };", "}", ""]
         if self.weights_file:
             out += [f"const WEIGHTS_FLOATS = {total};", "",
@@ -258,28 +187,8 @@ class _Gen:
                     " *  a path or file: URL in Node (fs), a URL in browsers (fetch). Defaults to the file beside this",
                     " *  module. Must complete before predict(). */",
                     "export async function load(source) {",
-                    f"  const src = source ?? new URL(\"./{self.name}.weights.bin\", import.meta.url);",
-                    "  let bytes;",
-                    "  const isNode = typeof process !== \"undefined\" && process.versions != null && "
-                    "process.versions.node != null;",
-                    "  if (isNode && !/^(https?|data|blob):/.test(String(src))) {",
-                    "    const fs = await import(\"node:fs/promises\");",
-                    "    const { fileURLToPath } = await import(\"node:url\");",
-                    "    const path = String(src).startsWith(\"file:\") ? fileURLToPath(String(src)) : String(src);",
-                    "    const buf = await fs.readFile(path);",
-                    "    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);",
-                    "  } else {",
-                    "    const res = await fetch(src);",
-                    "    if (!res.ok) throw new Error(`load: fetching ${src} failed: HTTP ${res.status}`);",
-                    "    bytes = new Uint8Array(await res.arrayBuffer());",
-                    "  }",
-                    "  if (bytes.byteLength !== WEIGHTS_FLOATS * 4) {",
-                    "    throw new Error(`load: ${src} has ${bytes.byteLength} bytes, expected ${WEIGHTS_FLOATS * 4}`);",
-                    "  }",
-                    "  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);",
-                    "  const blob = new Float32Array(WEIGHTS_FLOATS);",
-                    "  for (let i = 0; i < WEIGHTS_FLOATS; i++) blob[i] = view.getFloat32(4 * i, true);",
-                    "  bind(blob);", "}", ""]
+                    f"  bind(await klLoadBlob(source ?? new URL(\"./{self.name}.weights.bin\", import.meta.url), "
+                    "WEIGHTS_FLOATS));", "}", ""]
         else:
             flat = np.concatenate([w.ravel() for w in p.weights.values()]) if p.weights else np.zeros(0, np.float32)
             out += ["const WEIGHTS = new Float32Array([", _floats(flat), "]);", "bind(WEIGHTS);", "",
@@ -310,8 +219,8 @@ class _Gen:
         out += ["let WS = null;", "",
                 "function checkArgs(x, batch, size, what) {",
                 "  if (P === null) throw new Error(\"weights are not loaded: await load() first\");",
-                "  if (!Number.isInteger(batch) || batch <= 0) throw new RangeError(`${what}: batch must be a positive "
-                "integer, got ${batch}`);",
+                ("  if (!Number.isInteger(batch) || batch <= 0) throw new RangeError(`${what}: batch must be a positive "
+                "integer, got ${batch}`);"),
                 "  if (x == null || x.length !== batch * size) {",
                 "    throw new RangeError(`${what}: expected ${batch} * ${size} floats, got ${x == null ? x : x.length}`);",
                 "  }",
@@ -320,11 +229,11 @@ class _Gen:
                 " *  carry their states to the next call (resetStates() zeroes them). Throws on bad arguments. */",
                 "export function predict(xIn, batch) {", "  const x = checkArgs(xIn, batch, INPUT_SIZE, \"predict\");"]
         if p.fixed_batch:
-            out += [f"  if (batch !== {p.fixed_batch}) throw new RangeError(`predict: stateful model: batch must be "
-                    f"{p.fixed_batch}, got ${{batch}}`);"]
+            out += [(f"  if (batch !== {p.fixed_batch}) throw new RangeError(`predict: stateful model: batch must be "
+                    f"{p.fixed_batch}, got ${{batch}}`);")]
         out += ["  if (WS === null || WS.batch !== batch) WS = makeWorkspace(batch);", "  const ws = WS;"]
-        for i, c in enumerate(p.calls):
-            out += self.call(c, c.params, f"c{i}", False)
+        for c in p.calls:
+            out += self.call(c, False)
         out += [f"  return {self.buf(p.output)}.slice(0, batch * OUTPUT_SIZE);", "}", ""]
         return out
 
@@ -335,10 +244,10 @@ class _Gen:
                     "  throw new Error(`createStream: ${STREAM_REFUSAL}`);", "}", ""]
         out = self.workspace("makeStreamWorkspace", self.sizes(True))
         carries = []
-        for i, (c, sp) in enumerate(self.stream):
+        for c, sp in self.stream:
             if c.kernel in RECURRENT_KERNELS:
                 ns = RNN_FN[c.kernel][1] * sp["units"]
-                carries.append(f"s{i}: {{state: new Float32Array(batch * {ns}), prev: new Float32Array(batch * "
+                carries.append(f"s_{c.output}: {{state: new Float32Array(batch * {ns}), prev: new Float32Array(batch * "
                                f"{sp['units']})}}")
         step_out = self.sizes(True)[self.plan.storage(self.plan.output)]
         out += ["", f"export const STEP_SIZE = {self.step_size}; // input floats per sample and timestep",
@@ -353,8 +262,8 @@ class _Gen:
                 "  return {", "    batch, stepSize: STEP_SIZE, outputSize: STEP_OUTPUT_SIZE,",
                 "    step(xIn) {", "      const x = checkArgs(xIn, batch, STEP_SIZE, \"step\");"]
         out_buf = "x"
-        for i, (c, sp) in enumerate(self.stream):
-            out += ["    " + line for line in self.call(c, sp, f"s{i}", True)]
+        for c, _ in self.stream:
+            out += ["    " + line for line in self.call(c, True)]
         out_buf = self.buf(self.plan.output)
         out += [f"      return {out_buf}.slice(0, batch * STEP_OUTPUT_SIZE);", "    },",
                 "    reset() {", "      for (const k of Object.keys(carry)) { carry[k].state.fill(0); carry[k].prev.fill(0); }",
@@ -366,10 +275,7 @@ class _Gen:
                 " *  the states of a stateful model. */",
                 "export function selfTest() {", "  resetStates();", "  let y;", "  try {",
                 "    y = predict(TEST_X, TEST_BATCH);", "  } catch (e) {", "    return Infinity;", "  } finally {",
-                "    resetStates();", "  }", "  let diff = 0;", "  for (let i = 0; i < TEST_Y.length; i++) {",
-                "    const a = y[i], b = TEST_Y[i];",
-                "    if (Number.isNaN(a) || Number.isNaN(b)) { if (Number.isNaN(a) !== Number.isNaN(b)) return Infinity; }",
-                "    else if (a !== b) diff = Math.max(diff, Math.abs(a - b));", "  }", "  return diff;", "}", ""]
+                "    resetStates();", "  }", "  return klMaxDiff(y, TEST_Y);", "}", ""]
 
     def dts(self) -> str:
         p, n = self.plan, self.name
@@ -397,28 +303,21 @@ class _Gen:
         return "\n".join(out) + "\n"
 
 
-def package_json(name: str, plan: Plan) -> str:
-    return json.dumps({"name": name.lower().replace("_", "-"), "version": "1.0.0", "private": True,
-                       "description": f"Keras model {plan.name!r} exported by kerasless (target js)",
-                       "type": "module", "main": f"./{name}.js", "types": f"./{name}.d.ts",
-                       "exports": {".": {"types": f"./{name}.d.ts", "default": f"./{name}.js"}},
-                       "engines": {"node": ">=18"}}, indent=2) + "\n"
-
-
 def module_source(plan: Plan, name: str, weights_file: bool = False) -> str:
     return _Gen(plan, name, weights_file).module()
 
 
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
-    """Write ``<name>.js``, ``<name>.d.ts`` and ``package.json`` (+ ``<name>.weights.bin``/``.json``)."""
+    """Write ``<name>.js``, ``<name>.d.ts``, ``package.json``, ``README.md`` (+ ``<name>.weights.bin``/``.json``)."""
     check_identifier(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gen = _Gen(plan, name, weights_file)
-    files = [out_dir / f"{name}.js", out_dir / f"{name}.d.ts", out_dir / "package.json"]
+    files = [out_dir / f"{name}.js", out_dir / f"{name}.d.ts", out_dir / "package.json", out_dir / "README.md"]
     files[0].write_text(gen.module(), encoding="utf8")
     files[1].write_text(gen.dts(), encoding="utf8")
-    files[2].write_text(package_json(name, plan), encoding="utf8")
+    files[2].write_text(package.package_json(name, plan), encoding="utf8")
+    files[3].write_text(package.readme(plan, name, weights_file, gen.stream is not None), encoding="utf8")
     if weights_file:
         files += write_weights_file(plan, out_dir, name)
     return files

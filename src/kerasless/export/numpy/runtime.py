@@ -1,7 +1,8 @@
 """Hand-written NumPy kernels; the numpy target copies the ones a model uses into the generated script.
 
-Rules for this file: every top-level function may use only ``np``, ``F`` and other top-level functions of this
-file (the generator copies those it references, transitively). Everything is float32, formula for formula the
+Rules for this file: every top-level function may use only ``np``, ``F``, ``math`` and other top-level functions of
+this file; ``#@block NAME [needs A B]`` markers (the ones of c/runtime.c, js/runtime.js, java/Runtime.java) say which
+block holds what and what it needs: kernels by kernel name, activations as ``act_<name>``. Everything is float32, formula for formula the
 same as kerasless/layers (activations.py, recurrent.py, lstm.py, gru.py, simple_rnn.py).
 """
 
@@ -15,123 +16,152 @@ F = np.float32
 
 
 # -- activations (applied to the last axis) -------------------------------------------------------------------
+#@block act_linear
 def linear(x):
     return x
 
 
+#@block act_tanh
 def tanh(x):
     return np.tanh(x)
 
 
+#@block act_sigmoid
 def sigmoid(x):
     e = np.exp(-np.abs(x))  # split by sign so exp never overflows
     return np.where(x >= 0, F(1) / (F(1) + e), e / (F(1) + e)).astype(F)
 
 
+#@block act_hard_sigmoid
 def hard_sigmoid(x):  # Keras 3
     return np.clip(x / F(6) + F(0.5), F(0), F(1))
 
 
+#@block act_hard_sigmoid_k2
 def hard_sigmoid_k2(x):  # Keras <= 2 and tf_keras
     return np.clip(F(0.2) * x + F(0.5), F(0), F(1))
 
 
+#@block act_relu
 def relu(x):
     return np.maximum(x, F(0))
 
 
+#@block act_relu6
 def relu6(x):
     return np.minimum(np.maximum(x, F(0)), F(6))
 
 
+#@block act_leaky_relu
 def leaky_relu(x):
     return np.maximum(x, F(0.2) * x)
 
 
+#@block act_elu
 def elu(x, alpha=1.0):
     alpha = F(alpha)
     return np.where(x >= 0, x, alpha * np.expm1(np.minimum(x, F(0))))
 
 
+#@block act_selu needs act_elu
 def selu(x):
     return F(1.050701) * elu(x, F(1.6732632))
 
 
+#@block act_celu
 def celu(x):
     return np.maximum(x, F(0)) + np.expm1(np.minimum(x, F(0)))
 
 
+#@block act_softplus
 def softplus(x):
     return np.logaddexp(x, F(0)).astype(F)
 
 
+#@block act_softsign
 def softsign(x):
     return x / (F(1) + np.abs(x))
 
 
+#@block act_silu needs act_sigmoid
 def silu(x):
     return x * sigmoid(x)
 
 
+#@block act_hard_silu needs act_hard_sigmoid
 def hard_silu(x):
     return x * hard_sigmoid(x)
 
 
+#@block act_gelu
 def gelu(x):  # exact: 0.5 * x * (1 + erf(x / sqrt(2))), erf in float64
     erf = np.frompyfunc(math.erf, 1, 1)(x.astype(np.float64) / math.sqrt(2)).astype(F)
     return (x * (erf + F(1)) / F(2)).astype(F)
 
 
+#@block act_exponential
 def exponential(x):
     return np.exp(x)
 
 
+#@block act_mish needs act_softplus
 def mish(x):
     return x * np.tanh(softplus(x))
 
 
+#@block act_log_sigmoid needs act_softplus
 def log_sigmoid(x):
     return -softplus(-x)
 
 
+#@block act_hard_tanh
 def hard_tanh(x):
     return np.clip(x, F(-1), F(1))
 
 
+#@block act_tanh_shrink
 def tanh_shrink(x):
     return x - np.tanh(x)
 
 
+#@block act_soft_shrink
 def soft_shrink(x):
     return np.where(x > F(0.5), x - F(0.5), np.where(x < F(-0.5), x + F(0.5), F(0))).astype(F)
 
 
+#@block act_hard_shrink
 def hard_shrink(x):
     return np.where(np.abs(x) > F(0.5), x, F(0)).astype(F)
 
 
+#@block act_squareplus
 def squareplus(x):
     return (x + np.sqrt(x * x + F(4))) / F(2)
 
 
+#@block act_sparse_plus
 def sparse_plus(x):
     return np.where(x <= -1, F(0), np.where(x < 1, F(0.25) * (x + F(1)) ** 2, x)).astype(F)
 
 
+#@block act_sparse_sigmoid
 def sparse_sigmoid(x):
     return np.clip(F(0.5) * (x + F(1)), F(0), F(1))
 
 
+#@block act_softmax
 def softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
+#@block act_log_softmax
 def log_softmax(x):
     s = x - x.max(axis=-1, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 
 
+#@block act_sparsemax
 def sparsemax(x):  # Keras's formula: tau sums the cumulative sums over the support
     z = -np.sort(-x, axis=-1)  # descending
     cum = np.cumsum(z, axis=-1)
@@ -142,7 +172,7 @@ def sparsemax(x):  # Keras's formula: tau sums the cumulative sums over the supp
     return np.maximum(x - tau, F(0))
 
 
-# -- layers ----------------------------------------------------------------------------------------------------
+#@block dense
 def dense(x, W, b, activation):
     """y = activation(x·W + b) on the last axis. W: (in, units), b: (units,) or None."""
     y = x @ W
@@ -151,6 +181,7 @@ def dense(x, W, b, activation):
     return activation(y)
 
 
+#@block embedding
 def embedding(ids, E):
     """Rows of E (vocab, dim) for token ids given as floats (truncated toward zero, like Keras)."""
     if not np.all(np.isfinite(ids)):
@@ -161,6 +192,7 @@ def embedding(ids, E):
     return E[i]
 
 
+#@block rnn
 def run_rnn(cell, xw, states, mask, go_backwards, return_sequences, zero_output_for_mask):
     """The recurrent loop shared by every cell (Keras semantics).
 
@@ -185,6 +217,7 @@ def run_rnn(cell, xw, states, mask, go_backwards, return_sequences, zero_output_
     return (np.stack(outputs, axis=1) if return_sequences else prev), states
 
 
+#@block lstm needs act_linear dense rnn
 def lstm(x, W, U, b, activation, recurrent_activation, mask=None, go_backwards=False, return_sequences=False,
          zero_output_for_mask=False, initial_state=None):
     """Keras LSTM. W: (in, 4u), U: (u, 4u), b: (4u,) or None; column blocks i, f, c, o.
@@ -213,6 +246,7 @@ def lstm(x, W, U, b, activation, recurrent_activation, mask=None, go_backwards=F
     return run_rnn(cell, xw, states, mask, go_backwards, return_sequences, zero_output_for_mask)
 
 
+#@block gru needs act_linear dense rnn
 def gru(x, W, U, b, br, activation, recurrent_activation, reset_after, mask=None, go_backwards=False,
         return_sequences=False, zero_output_for_mask=False, initial_state=None):
     """Keras GRU. W: (in, 3u), U: (u, 3u), b: input bias (3u,) or None, br: recurrent bias (3u,) or None;
@@ -247,6 +281,7 @@ def gru(x, W, U, b, br, activation, recurrent_activation, reset_after, mask=None
     return run_rnn(cell, xw, states, mask, go_backwards, return_sequences, zero_output_for_mask)
 
 
+#@block simple_rnn needs act_linear dense rnn
 def simple_rnn(x, W, U, b, activation, mask=None, go_backwards=False, return_sequences=False,
                zero_output_for_mask=False, initial_state=None):
     """Keras SimpleRNN. W: (in, u), U: (u, u), b: (u,) or None.   h' = activation(x_t·W + b + h·U)"""

@@ -6,35 +6,22 @@ that walks the plan's calls as plain NumPy lines; ``self_test()`` checks the emb
 
 from __future__ import annotations
 
-import ast
-import functools
 import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .. import common
 from ..common import check_identifier, float_literal, shape_comment
 from ..plan import RECURRENT_KERNELS, ExportError, Plan
+from . import package
 
 NAME = "numpy"
 RUNTIME = Path(__file__).with_name("runtime.py")
 TEST_KEYS = ("__test_x", "__test_y")
 MERGES = {"concat": "np.concatenate([{a}, {b}], axis=-1)", "sum": "{a} + {b}", "mul": "{a} * {b}",
           "ave": "({a} + {b}) / F(2)"}
-
-
-@functools.lru_cache(maxsize=1)
-def _runtime_functions() -> tuple[dict, dict]:
-    """{name: source} and {name: names of other runtime functions it references} from runtime.py."""
-    text = RUNTIME.read_text()
-    lines = text.splitlines()
-    tree = ast.parse(text)
-    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    source = {k: "\n".join(lines[n.lineno - 1:n.end_lineno]) for k, n in funcs.items()}
-    deps = {k: {m.id for m in ast.walk(n) if isinstance(m, ast.Name) and (m.id in funcs or m.id == "math")} - {k}
-            for k, n in funcs.items()}
-    return source, deps
 
 
 def _wrap(line: str, width: int = 110) -> str:
@@ -52,16 +39,6 @@ def _wrap(line: str, width: int = 110) -> str:
     return "\n".join(parts)
 
 
-def _closure(names, deps) -> set:
-    todo, seen = list(names), set()
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo += [d for d in deps.get(n, ()) if d != "math"]
-    return seen
-
-
 class _Gen:
     def __init__(self, plan: Plan, name: str):
         self.plan, self.name = plan, name
@@ -71,7 +48,7 @@ class _Gen:
         return f'W["{c.weights[role]}"]' if role in c.weights else "None"
 
     def act(self, name) -> str:
-        self.needed.add(name)
+        self.needed.add(f"act_{name}")
         return name
 
     def call(self, c) -> list[str]:
@@ -130,9 +107,8 @@ class _Gen:
     def script(self) -> str:
         p, n = self.plan, self.name
         calls = [line for c in p.calls for line in self.call(c)]
-        source, deps = _runtime_functions()
-        funcs = _closure(self.needed, deps)
-        uses_math = any("math" in deps[f] for f in funcs)
+        runtime = common.runtime_source([RUNTIME], self.needed, NAME, sep="\n\n\n")
+        uses_math = "math." in runtime
         in_shape = ", ".join(map(str, p.input_shape))
         states = [b.name for b in p.buffers.values() if b.kind == "state"]
         token = f"; token ids in [0, {p.input_vocab}) as floats" if p.input_vocab else ""
@@ -145,7 +121,7 @@ class _Gen:
         out += (["import math"] if uses_math else []) + ["import os", "", "import numpy as np", "", "F = np.float32",
                 f'_NPZ = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "{n}_weights.npz"))',
                 f"W = {{k: _NPZ[k] for k in _NPZ.files if k not in {TEST_KEYS!r}}}  # Keras layout, float32", "", ""]
-        out += [source[f] + "\n\n" for f in source if f in funcs]
+        out += [runtime, "", ""]
         out += ["", f"STATE = {{{', '.join(f'{s!r}: None' for s in states)}}}  # recurrent states carried between calls",
                 "", "", "def reset_states():", '    """Forget the states carried between predict calls."""',
                 "    for key in STATE:", "        STATE[key] = None", "", ""]
@@ -165,7 +141,7 @@ class _Gen:
 
 
 def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) -> list[Path]:
-    """Write ``<name>_numpy.py`` and ``<name>_weights.npz`` (weights are always a separate file here)."""
+    """Write ``<name>_numpy.py``, ``<name>_weights.npz`` (weights are always a separate file here), README.md."""
     check_identifier(name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +150,8 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) 
     arrays = dict(plan.weights)
     arrays.update({TEST_KEYS[0]: plan.test_x, TEST_KEYS[1]: plan.test_y})
     np.savez(npz, **arrays)
-    return [script, npz]
+    (out_dir / "README.md").write_text(package.readme(plan, name))
+    return [script, npz, out_dir / "README.md"]
 
 
 def load_module(out_dir, name: str = "model"):

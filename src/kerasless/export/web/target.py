@@ -80,6 +80,10 @@ def write(plan: Plan, out_dir, name: str = "model", weights_file: bool = False) 
     files = js_target.write(plan, out_dir, name, False)
     index = out_dir / "index.html"
     index.write_text(page(plan, name, char_vocab(plan)), encoding="utf8")
+    (out_dir / "README.md").write_text(
+        f"# {name}: Keras model `{plan.name}` as a web page (kerasless target web)\n\nOpen `index.html` in a browser "
+        "(works from `file://`: everything is inlined, a CSP forbids network access). It runs the same code as "
+        f"`{name}.js` (the js target's module, also written here; see its API in `{name}.d.ts`).\n", encoding="utf8")
     return [index, *files]
 
 

@@ -1,5 +1,5 @@
-"""Streaming plan: the model's calls rewritten for one timestep of one sample (C ``<name>_stream_step`` and Java
-``Model.Stream``), with exactly the semantics of :class:`kerasless.stream.Stream` (``model.stream(1).step``).
+"""The one streaming plan: the model's calls rewritten for one timestep of one sample (C ``<name>_stream_step``, Swift
+``Stream``, Java ``Model.Stream``, JS ``createStream``), with exactly the semantics of :class:`kerasless.stream.Stream` (``model.stream(1).step``).
 
 A model streams when every call acts on each timestep independently (dense, activation, embedding, masks) or is a
 forward recurrent layer over the input's time axis; ``go_backwards``, Bidirectional (``reverse_time``/``merge``),
@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..plan import RECURRENT_KERNELS, Plan
+from .plan import RECURRENT_KERNELS, Plan
 
 PER_STEP = {"dense", "activation", "embedding", "mask_tokens", "mask_values", "apply_mask"}
 

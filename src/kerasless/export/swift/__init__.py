@@ -1,0 +1,1 @@
+"""Swift target: a SwiftPM package over the C export."""
