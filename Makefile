@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test test-fast fixtures bench bench-quick bench-export bench-serve bench-scale bench-deps docs toolchains clean
+.PHONY: demo test test-fast fuzz fixtures bench bench-quick bench-export bench-serve bench-scale bench-deps docs toolchains clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ test: $(VENV)/.test toolchains   ## ruff, then every test (the slowest are liste
 
 test-fast: $(VENV)/.test   ## everything but the live Keras cross-checks
 	$(PY) -m pytest -q -m "not keras"
+
+fuzz: $(VENV)/.test   ## >= 10,000 malformed files and bad inputs (tests/fuzz): family x outcome table, fuzz-report.json
+	PYTHONPATH=tests $(PY) -m fuzz --cases 10000 --keras 2000 --report fuzz-report.json
 
 fixtures: $(VENV)/.test   ## regenerate tests/fixtures with Keras (commit the result)
 	$(PY) tests/make_fixtures.py
