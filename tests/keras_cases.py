@@ -792,6 +792,13 @@ def build_sequential_return_state(keras, rng):
     return model, normal_x(rng, 5, 3)
 
 
+@_desc("Dense(5, softmax) on 2 features: an inf input gives a row of +inf and -inf logits (softmax's non-finite rule)")
+def build_dense_softmax_wide(keras, rng):
+    model = seq(keras, (2,), [keras.layers.Dense(5, activation="softmax")])
+    randomize(model, rng)
+    return model, normal_x(rng, 2)
+
+
 @_desc("inert at inference: SpatialDropout2D, SpatialDropout3D, ActivityRegularization")
 def build_inert_nd(keras, rng):
     L = keras.layers
@@ -982,6 +989,7 @@ CASES = {
     "discretize_encode": build_discretize_encode,
     "op_activations": build_op_activations,
     "sequential_return_state": build_sequential_return_state,
+    "dense_softmax_wide": build_dense_softmax_wide,
     "norm_preprocess": build_norm_preprocess,
     "rms_norm": build_rms_norm,
     "thresholded_relu": build_thresholded_relu,

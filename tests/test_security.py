@@ -30,7 +30,7 @@ def canary(tmp_path):
     return path
 
 
-def assert_refused(path: Path, match: str = "", **kw) -> ModelFileError:
+def assert_refused(path: Path, match: str | None = None, **kw) -> ModelFileError:
     with pytest.raises(ModelFileError, match=match) as err:
         kerasless.load(path, **kw)
     assert str(path) in str(err.value)
@@ -463,3 +463,11 @@ def _reshaped_weight(tmp_path, fixture: str, layer: str, index: int, shape) -> P
 ], ids=["einsum-bias", "layernorm-gamma"])
 def test_weights_of_the_wrong_shape_are_refused_at_load(tmp_path, fixture, layer, index, shape):
     assert_refused(_reshaped_weight(tmp_path, fixture, layer, index, shape), "shape")
+
+
+@pytest.mark.parametrize("fixture,layer,index,shape", [
+    ("rms_norm", "rms_normalization", 0, (7,)),  # scale (6,)
+    ("stacked_cells", "rnn/cell/cells/gru_cell", 0, (3, 9)),  # the second cell's kernel (4, 9)
+], ids=["rms-scale", "stacked-cell-kernel"])
+def test_more_weights_of_the_wrong_shape_are_refused_at_load(tmp_path, fixture, layer, index, shape):
+    assert_refused(_reshaped_weight(tmp_path, fixture, layer, index, shape), "shape|takes")

@@ -87,6 +87,12 @@ class RMSNormalizationLayer(Layer):
     def n_weights(cls, config):
         return 1
 
+    def check_input(self, input_shape):
+        want = tuple(input_shape[a % len(input_shape)] for a in sorted(self.axes))
+        if self.weights[0].shape != want:
+            raise ModelFileError(f"{self.where()}: scale of shape {self.weights[0].shape} does not fit axes "
+                                 f"{self.axes} of inputs {input_shape}")
+
     def call(self, x, mask=None):
         axes = tuple(a % x.ndim for a in self.axes)
         eps = self.config.get("epsilon")

@@ -107,6 +107,10 @@ class StackedRNNLayer(RecurrentLayer):
             ws = ws[n:]
             layer.n = len(layer.LAYOUT.states)
             self.cells.append(layer)
+        for prev, cell in zip(self.cells, self.cells[1:]):  # cell k+1 reads cell k's output
+            if cell.input_dim != prev.units:
+                raise ModelFileError(f"{self.where()}: {cell.name}'s kernel takes {cell.input_dim} inputs, the cell "
+                                     f"before it gives {prev.units}")
         self.units = self.cells[-1].units
         self.return_sequences = c.get("return_sequences", False)
         self.return_state = c.get("return_state", False)

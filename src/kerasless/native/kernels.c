@@ -14,9 +14,12 @@
 enum { ACT_LINEAR = 0, ACT_TANH = 1, ACT_SIGMOID = 2, ACT_HARD_SIGMOID = 3, ACT_HARD_SIGMOID_K2 = 4, ACT_RELU = 5 };
 enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_GRU_V1 = 2, KIND_SIMPLE = 3 };
 
-/* exp(x) for float32, branch-free so loops vectorize: 2^n * p(r), |r| <= ln2/2 (Cephes coefficients, ~1 ulp). */
+/* exp(x) for float32, branch-free so loops vectorize: 2^n * p(r), |r| <= ln2/2 (Cephes coefficients, ~1 ulp).
+ * Below the smallest normal it is 0 (not 1.2e-38): sigmoid(-inf) must be exactly 0, so that 0 * inf is NaN as in
+ * Keras. */
 static inline float kl_exp(float x)
 {
+    const float x0 = x;
     x = x < -87.33654f ? -87.33654f : x;
     x = x > 88.72283f ? 88.72283f : x;
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting rounds to nearest, vectorizes */
@@ -33,7 +36,7 @@ static inline float kl_exp(float x)
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x0 < -87.33654f ? 0.0f : p * scale;
 }
 
 static inline float kl_sigmoid(float x) /* split by sign like activations._sigmoid: exp never overflows */
@@ -56,6 +59,7 @@ static inline float kl_tanh(float x) /* (1 - e) / (1 + e), e = exp(-2|x|); absol
  * keeps NaN: max(c, NaN) and min(c, NaN) return the NaN. */
 static inline __m256 v_exp(__m256 x)
 {
+    const __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ); /* exp is 0 there (NaN: false) */
     x = _mm256_min_ps(_mm256_set1_ps(88.72283f), _mm256_max_ps(_mm256_set1_ps(-87.33654f), x));
     const __m256 magic = _mm256_set1_ps(12582912.0f);
     const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic), magic);
@@ -69,7 +73,7 @@ static inline __m256 v_exp(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
 }
 
 static int v_sigmoid(float *x, int n) /* returns how many it did (a multiple of 8) */
@@ -445,8 +449,14 @@ int kl_rnn_run(const kl_job *p, int threads)
 enum { ACT_SOFTMAX = 6 }; /* over each row (the last axis) */
 typedef struct { const float *X, *W, *b; float *out; long r0, r1; int K, N, act; } kl_proj;
 
-static void softmax_row(float *x, int n)
+static void softmax_row(float *x, int n) /* tf.nn.softmax: a NaN or +inf entry -> NaN there, 0 elsewhere */
 {
+    int bad = 0;
+    for (int j = 0; j < n; j++) bad |= (x[j] != x[j]) | (x[j] == INFINITY);
+    if (bad) {
+        for (int j = 0; j < n; j++) x[j] = (x[j] != x[j] || x[j] == INFINITY) ? NAN : 0.0f;
+        return;
+    }
     float m = x[0], s = 0.0f;
     for (int j = 1; j < n; j++) m = x[j] > m ? x[j] : m;
     for (int j = 0; j < n; j++) { x[j] = kl_exp(x[j] - m); s += x[j]; }

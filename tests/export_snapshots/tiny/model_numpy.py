@@ -31,8 +31,12 @@ def sigmoid(x):
 
 
 def softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    """tf.nn.softmax, non-finite rule included: a NaN or +inf entry gives NaN there and 0 at the others."""
+    bad = np.isnan(x) | (x == np.inf)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        y = e / e.sum(axis=-1, keepdims=True)
+    return np.where(bad.any(axis=-1, keepdims=True), np.where(bad, np.float32(np.nan), np.float32(0)), y)
 
 
 def dense(x, W, b, activation):

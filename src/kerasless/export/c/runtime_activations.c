@@ -108,10 +108,15 @@ KL_ELEMENTWISE(sparse_plus, v <= -1.0f ? 0.0f : (v < 1.0f ? 0.25f * ((v + 1.0f) 
 KL_ELEMENTWISE(sparse_sigmoid, kl_clipf(0.5f * (v + 1.0f), 0.0f, 1.0f))
 
 //@block act_softmax
-KL_API void kl_act_softmax(float *x, int n) /* e = exp(x - max); e / sum(e) */
+KL_API void kl_act_softmax(float *x, int n) /* e = exp(x - max); e / sum(e); tf.nn.softmax's non-finite rule */
 {
-    int i;
+    int i, bad = 0;
     float m = x[0], s = 0.0f;
+    for (i = 0; i < n; ++i) bad |= (x[i] != x[i]) | (x[i] == INFINITY);
+    if (bad) { /* a NaN or +inf entry: NaN there, 0 at the others */
+        for (i = 0; i < n; ++i) x[i] = (x[i] != x[i] || x[i] == INFINITY) ? NAN : 0.0f;
+        return;
+    }
     for (i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
     for (i = 0; i < n; ++i) {
         x[i] = expf(x[i] - m);

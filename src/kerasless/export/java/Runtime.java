@@ -100,7 +100,16 @@ final class Runtime {
         switch (code) {
             case ACT_LINEAR:
                 return;
-            case ACT_SOFTMAX: { // e = exp(x - max); e / sum(e)
+            case ACT_SOFTMAX: { // e = exp(x - max); e / sum(e); tf.nn.softmax's non-finite rule
+                boolean bad = false;
+                for (int i = 0; i < n; ++i) bad |= Float.isNaN(x[o + i]) || x[o + i] == Float.POSITIVE_INFINITY;
+                if (bad) { // a NaN or +inf entry: NaN there, 0 at the others
+                    for (int i = 0; i < n; ++i) {
+                        final float v = x[o + i];
+                        x[o + i] = (Float.isNaN(v) || v == Float.POSITIVE_INFINITY) ? Float.NaN : 0.0f;
+                    }
+                    return;
+                }
                 float m = x[o], s = 0.0f;
                 for (int i = 1; i < n; ++i) m = x[o + i] > m ? x[o + i] : m;
                 for (int i = 0; i < n; ++i) {

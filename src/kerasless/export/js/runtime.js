@@ -191,7 +191,13 @@ export function act_sparse_plus(x, o, n) {
 export function act_sparse_sigmoid(x, o, n) { for (let i = o; i < o + n; i++) x[i] = klClip(0.5 * (x[i] + 1), 0, 1); }
 
 //@block act_softmax
-export function act_softmax(x, o, n) { // e = exp(x - max); e / sum(e)
+export function act_softmax(x, o, n) { // e = exp(x - max); e / sum(e); tf.nn.softmax's non-finite rule
+  let bad = false;
+  for (let i = o; i < o + n; i++) bad = bad || Number.isNaN(x[i]) || x[i] === Infinity;
+  if (bad) { // a NaN or +inf entry: NaN there, 0 at the others
+    for (let i = o; i < o + n; i++) x[i] = (Number.isNaN(x[i]) || x[i] === Infinity) ? NaN : 0;
+    return;
+  }
   let m = x[o], s = 0;
   for (let i = o + 1; i < o + n; i++) m = x[i] > m ? x[i] : m;
   for (let i = o; i < o + n; i++) { x[i] = Math.exp(x[i] - m); s += x[i]; }
