@@ -27,16 +27,62 @@ def _summary(args):
     load(args.model).summary()
 
 
-def _explain(args):
-    from .explain import cli_explain
+def _explain(args) -> None:
+    """``kerasless explain MODEL [--format text|markdown|json] [--plot PNG] [--html HTML [--input NPY]]``."""
+    from .explain import Explanation, explain
 
-    cli_explain(args)
+    if getattr(args, "input", None) and not getattr(args, "html", None):
+        raise KeraslessError("explain: --input is used with --html (to trace the gates); for a trace alone use "
+                             "`kerasless trace MODEL INPUT`")
+    if getattr(args, "plot", None) or getattr(args, "html", None):
+        from .plots import require_matplotlib
+
+        require_matplotlib()  # fail before any work
+    from .data_io import read_input
+
+    model = load(args.model)
+    x = read_input(args.input, model) if getattr(args, "input", None) else None  # refuse a bad file before any work
+    fmt = getattr(args, "format", None)
+    if fmt or not (getattr(args, "plot", None) or getattr(args, "html", None)):  # pictures alone print no text
+        info = explain(model)
+        print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt or "text"](info))
+    if getattr(args, "plot", None):
+        from .plots import plot_weights
+
+        plot_weights(model, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if getattr(args, "html", None):
+        from .plots import html_report
+
+        html_report(model, args.html, x)
+        print(f"wrote {args.html}", file=sys.stderr)
 
 
-def _trace(args):
-    from .explain import cli_trace
+def _trace(args) -> None:
+    """``kerasless trace MODEL INPUT [--out NPZ] [--plot PNG]``: every gate and state at every step."""
+    from .trace import trace
 
-    cli_trace(args)
+    if getattr(args, "plot", None):
+        from .plots import require_matplotlib
+
+        require_matplotlib()  # fail before any work
+    from .data_io import read_input
+
+    model = load(args.model)
+    x = read_input(args.input, model)
+    tr = trace(model, x)
+    if getattr(args, "out", None):
+        tr.save(args.out)
+    if getattr(args, "plot", None):
+        from .plots import char_view, plot_trace
+
+        view = char_view(model, x)
+        row = getattr(args, "row", "0")
+        plot_trace(tr, args.plot, sample="all" if row == "all" else int(row), labels=view[1] if view else None)
+    print(tr.describe())
+    for path in (getattr(args, "out", None), getattr(args, "plot", None)):
+        if path:
+            print(f"wrote {path}", file=sys.stderr)
 
 
 def _export(args):

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from ._callable import make_callable
-from .errors import KeraslessError
 from .layers import activations, layout
 from .layers.recurrent import RecurrentLayer
 
-__all__ = ["Block", "Explanation", "LayerInfo", "WeightInfo", "cli_explain", "cli_trace", "explain", "gate_weights"]
+__all__ = ["Block", "Explanation", "LayerInfo", "WeightInfo", "explain", "gate_weights", "shape_text"]
 
 # Formulas of the activations people meet in recurrent models; "hard_sigmoid_k2" is Keras <= 2's hard_sigmoid.
 FORMULAS = {
@@ -269,7 +267,8 @@ def gate_weights(model, layer_name: str) -> dict[str, np.ndarray]:
 
 
 # -- rendering -----------------------------------------------------------------------------------------------------
-def _shape(shape) -> str:
+def shape_text(shape) -> str:
+    """(3, 4) as people write it; (3,) keeps its comma."""
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -296,7 +295,7 @@ def _render_text(e: Explanation) -> str:
                 + (f"  {info.params:,} params" if info.params else "")]
         for w in info.weights:
             who = f"{w.part} {w.name}" if w.part else w.name
-            out.append(f"  get_weights()[{w.index}]  {who} {_shape(w.shape)}  {w.label}")
+            out.append(f"  get_weights()[{w.index}]  {who} {shape_text(w.shape)}  {w.label}")
             out += [f"      {line}" for line in _block_lines(w)]
         if info.equations:
             out += ["  equations:"] + [f"    {eq}" for eq in info.equations]
@@ -323,7 +322,7 @@ def _render_markdown(e: Explanation) -> str:
                 cols = "<br>".join((f"row {b.row}: " if b.row is not None else "")
                                    + f"`{b.symbol}` {b.start}–{b.stop - 1}: {b.label}" for b in w.blocks or [])
                 cols = cols or w.label
-                out.append(f"| {w.index} | {who} | `{_shape(w.shape)}` | {cols} |")
+                out.append(f"| {w.index} | {who} | `{shape_text(w.shape)}` | {cols} |")
         if info.equations:
             out += ["", "```text", *info.equations, *(["where:", *info.activations] if info.activations else []),
                     "```"]
@@ -334,63 +333,4 @@ def _render_markdown(e: Explanation) -> str:
 
 
 # -- command line --------------------------------------------------------------------------------------------------
-def cli_explain(args) -> None:
-    """``kerasless explain MODEL [--format text|markdown|json] [--plot PNG] [--html HTML [--input NPY]]``."""
-    from . import load
-
-    if getattr(args, "input", None) and not getattr(args, "html", None):
-        raise KeraslessError("explain: --input is used with --html (to trace the gates); for a trace alone use "
-                             "`kerasless trace MODEL INPUT`")
-    if getattr(args, "plot", None) or getattr(args, "html", None):
-        from .plots import require_matplotlib
-
-        require_matplotlib()  # fail before any work
-    from .data_io import read_input
-
-    model = load(args.model)
-    x = read_input(args.input, model) if getattr(args, "input", None) else None  # refuse a bad file before any work
-    fmt = getattr(args, "format", None)
-    if fmt or not (getattr(args, "plot", None) or getattr(args, "html", None)):  # pictures alone print no text
-        info = explain(model)
-        print({"text": str, "markdown": Explanation.to_markdown, "json": Explanation.to_json}[fmt or "text"](info))
-    if getattr(args, "plot", None):
-        from .plots import plot_weights
-
-        plot_weights(model, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
-    if getattr(args, "html", None):
-        from .plots import html_report
-
-        html_report(model, args.html, x)
-        print(f"wrote {args.html}", file=sys.stderr)
-
-
-def cli_trace(args) -> None:
-    """``kerasless trace MODEL INPUT [--out NPZ] [--plot PNG]``: every gate and state at every step."""
-    from . import load
-    from .trace import trace
-
-    if getattr(args, "plot", None):
-        from .plots import require_matplotlib
-
-        require_matplotlib()  # fail before any work
-    from .data_io import read_input
-
-    model = load(args.model)
-    x = read_input(args.input, model)
-    tr = trace(model, x)
-    if getattr(args, "out", None):
-        tr.save(args.out)
-    if getattr(args, "plot", None):
-        from .plots import char_view, plot_trace
-
-        view = char_view(model, x)
-        row = getattr(args, "row", "0")
-        plot_trace(tr, args.plot, sample="all" if row == "all" else int(row), labels=view[1] if view else None)
-    print(tr.describe())
-    for path in (getattr(args, "out", None), getattr(args, "plot", None)):
-        if path:
-            print(f"wrote {path}", file=sys.stderr)
-
-
 make_callable(__name__, explain)  # kerasless.explain(model)

@@ -13,7 +13,7 @@ import io
 import numpy as np
 
 from .errors import KeraslessError
-from .explain import _shape, explain
+from .explain import explain, shape_text
 from .layers import layout
 from .layers.recurrent import RecurrentLayer
 
@@ -95,7 +95,7 @@ def _stack(parts):
     tall = sum(np.shape(a)[0] for _, a in parts if np.ndim(a) == 2)
     arrays, marks, y = [], [], 0
     for sym, a in parts:
-        label = f"{sym} {_shape(a.shape)}" if a.ndim == 2 else sym
+        label = f"{sym} {shape_text(a.shape)}" if a.ndim == 2 else sym
         a = np.atleast_2d(a) if a.ndim == 2 else np.repeat(a[None], max(1, tall // 12), axis=0)
         arrays.append(a)
         marks.append((y, y + a.shape[0], label))
@@ -336,7 +336,7 @@ def html_report(model, path=None, x=None) -> str:
                     (f"row {b.row}: " if b.row is not None else "")
                     + f"{b.start}–{b.stop - 1}: {esc(b.label)} <code>{esc(b.symbol)}</code>" for b in w.blocks or [])
                 out.append(f"<tr><td>{w.index}</td><td>{esc(w.part or '')} <code>{esc(w.name)}</code></td>"
-                           f"<td><code>{esc(_shape(w.shape))}</code></td><td>{blocks or esc(w.label)}</td></tr>")
+                           f"<td><code>{esc(shape_text(w.shape))}</code></td><td>{blocks or esc(w.label)}</td></tr>")
             out.append("</table>")
         if info.equations:
             lines = info.equations + (["", "where:", *info.activations] if info.activations else [])
