@@ -266,12 +266,13 @@ def test_web_char_page_greedy_matches_kerasless(tmp_path):
     assert index in files
     text = index.read_text()
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # nothing remote
-    for prime, length in [("the ", 80), ("to be or not", 40)]:
-        q = urllib.parse.urlencode({"prime": prime, "length": length, "temperature": 0, "auto": 1},
-                                   quote_via=urllib.parse.quote)
-        dom = _chromium_dom(tmp_path, f"{index.as_uri()}?{q}")
+    for prime, length, mode in [("the ", 80, "window"), ("to be or not", 40, "window"), ("the ", 80, "stream"),
+                                ("", 20, "stream"), ("to be or not", 40, None)]:  # None: the page's default
+        args = {"prime": prime, "length": length, "temperature": 0, "auto": 1, **({"mode": mode} if mode else {})}
+        dom = _chromium_dom(tmp_path, f"{index.as_uri()}?{urllib.parse.urlencode(args, quote_via=urllib.parse.quote)}")
         assert 'data-state="done"' in dom
-        assert _generated_text(dom) == generate(model, vocab, prime, length, temperature=0)
+        want = generate(model, vocab, prime, length, temperature=0, mode=mode or "stream")  # stream by default
+        assert _generated_text(dom) == want, mode
     # sampling runs too (seeded: same seed -> same text), though not bit-identical to numpy's
     q = "prime=the%20&length=30&temperature=0.7&seed=5&auto=1"
     a, b = (_generated_text(_chromium_dom(tmp_path, f"{index.as_uri()}?{q}")) for _ in range(2))

@@ -66,7 +66,27 @@ function windowInput(vocab, ids) {
   return x;
 }
 
-function* generateChars(vocab, prime, length, temperature, seed) {
+// kerasless.text stream mode: one step per character (the prime's, then each sampled one's): O(1) per character.
+function stepInput(vocab, id) {
+  const x = new Float32Array(vocab.input === "onehot" ? vocab.chars.length : 1);
+  if (id !== null) { if (vocab.input === "onehot") x[id] = 1; else x[0] = id; }
+  return x;
+}
+
+function* streamChars(vocab, prime, length, temperature, seed) {
+  const ids = encode(vocab, prime), rng = makeRng(seed), s = createStream(1);
+  let probs = null;
+  for (const id of ids) probs = s.step(stepInput(vocab, id));
+  for (let n = 0; n < length; n++) {
+    if (probs === null) probs = s.step(stepInput(vocab, null)); // empty prime: an all-zero first step
+    const next = sampleIndex(probs, temperature, rng);
+    yield vocab.chars[next];
+    probs = s.step(stepInput(vocab, next));
+  }
+}
+
+function* generateChars(vocab, prime, length, temperature, seed, mode = "window") {
+  if (mode === "stream") { yield* streamChars(vocab, prime, length, temperature, seed); return; }
   const ids = encode(vocab, prime), rng = makeRng(seed);
   for (let n = 0; n < length; n++) {
     if (FIXED_BATCH !== null) resetStates();
@@ -81,7 +101,7 @@ function charPage(vocab) {
   const out = $("output");
   const readForm = () => ({
     prime: $("prime").value, temperature: Number($("temperature").value), length: Math.trunc(Number($("length").value)),
-    seed: Math.trunc(Number($("seed").value)),
+    seed: Math.trunc(Number($("seed").value)), mode: $("mode").value,
   });
   const start = (prime) => {
     out.textContent = "";
@@ -105,14 +125,14 @@ function charPage(vocab) {
       document.body.dataset.state = "running";
       const t0 = performance.now();
       let n = 0;
-      for (const ch of generateChars(vocab, f.prime, f.length, f.temperature, f.seed)) {
+      for (const ch of generateChars(vocab, f.prime, f.length, f.temperature, f.seed, f.mode)) {
         span.textContent += ch;
         n += 1;
         if (stop) break;
         if (n % 4 === 0) await new Promise((r) => setTimeout(r, 0)); // let the text stream in
       }
       setStatus(`${n} characters in ${((performance.now() - t0) / 1000).toFixed(2)} s (temperature ${f.temperature}, ` +
-                `seed ${f.seed})`);
+                `seed ${f.seed}, ${f.mode} mode)`);
     } catch (e) {
       setStatus(String(e.message || e), true);
     } finally {
@@ -126,13 +146,17 @@ function charPage(vocab) {
   $("prime").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) interactive();
   });
-  for (const key of ["prime", "temperature", "length", "seed"]) if (params.has(key)) $(key).value = params.get(key);
+  if (typeof CAN_STREAM === "undefined" || !CAN_STREAM) { // window mode only
+    $("mode").value = "window";
+    $("mode").disabled = true;
+  }
+  for (const key of ["prime", "temperature", "length", "seed", "mode"]) if (params.has(key)) $(key).value = params.get(key);
   if (params.get("auto") === "1") { // unattended: synchronous, finished before the load event
     const f = readForm();
     try {
       check(f);
       const span = start(f.prime);
-      span.textContent = [...generateChars(vocab, f.prime, f.length, f.temperature, f.seed)].join("");
+      span.textContent = [...generateChars(vocab, f.prime, f.length, f.temperature, f.seed, f.mode)].join("");
       setStatus("done");
     } catch (e) {
       setStatus(String(e.message || e), true);

@@ -2,13 +2,16 @@
 from ``file://`` with no network) + ``<name>.js``/``.d.ts``/``package.json`` (the js target's module, for reuse).
 
 Character models (``kerasless.text.find_vocab`` finds a vocabulary whose size matches the model's output) get a
-type-and-continue text box: prime, temperature, length, seed, Generate; characters stream in. Window mode like
-``kerasless generate``: the last ``maxlen`` characters, left-padded with zeros, through ``predict`` per character.
+type-and-continue text box: prime, temperature, length, seed, mode, Generate; characters stream in. Mode stream
+(the default when the model streams: one step per character through ``createStream``, O(1) per character, like
+``kerasless generate --mode stream``) or window (the last ``maxlen`` characters, left-padded with zeros, through
+``predict`` per character, like ``kerasless generate``: the classic Keras script).
 Greedy (temperature 0) output equals kerasless's; sampling uses a seeded mulberry32 RNG in JS and is NOT
 bit-identical to Python's ``numpy.random.default_rng().multinomial``. Other models get a box to paste an input
 (a JSON array, (batch, *input shape) or flat) and show the output as JSON.
 
-Query parameters run the page unattended: ``?prime=the%20&length=40&temperature=0&seed=1&auto=1`` (char models)
+Query parameters run the page unattended: ``?prime=the%20&length=40&temperature=0&seed=1&mode=window&auto=1`` (char
+models)
 or ``?input=[...]&auto=1``; the result is in ``#output`` and ``<body data-state="done">`` when finished.
 """
 
@@ -128,11 +131,14 @@ CHAR_BODY = """<label for="prime">Prime text (type, then Generate to continue it
   <label>Temperature <input id="temperature" type="number" min="0" step="0.1" value="0.5"></label>
   <label>Length <input id="length" type="number" min="1" max="100000" value="400"></label>
   <label>Seed <input id="seed" type="number" value="1"></label>
+  <label>Mode <select id="mode"><option value="stream">stream (one step per character)</option>
+    <option value="window">window (the last maxlen characters each time)</option></select></label>
   <button id="generate">Generate</button>
   <button id="stop" disabled>Stop</button>
 </div>
 <div id="output"></div>
-<p class="note">Temperature 0 is greedy and matches <code>kerasless generate --temperature 0</code> exactly.
+<p class="note">Temperature 0 is greedy and matches <code>kerasless generate --temperature 0 --mode MODE</code>
+exactly (stream: O(1) work per character; window: the classic Keras script's input, maxlen steps per character).
 Sampling (temperature &gt; 0) uses a seeded JavaScript RNG: reproducible here, but not bit-identical to
 Python's <code>numpy.random.default_rng</code> sampling.</p>"""
 
