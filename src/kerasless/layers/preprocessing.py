@@ -138,6 +138,14 @@ class NormalizationLayer(Layer):
     def n_weights(cls, config):
         return 0 if config.get("mean") is not None else 3
 
+    def check_input(self, input_shape):
+        if self.config.get("mean") is not None:  # given in the config: scalars or per-axis lists broadcast
+            return
+        want = tuple(input_shape[a % len(input_shape)] for a in sorted(self.axes))
+        if self.mean.shape != want or self.var.shape != want:
+            raise ModelFileError(f"{self.where()}: adapted mean/variance of shapes {self.mean.shape}/"
+                                 f"{self.var.shape} do not fit axes {self.axes} of inputs {input_shape}")
+
     def _shaped(self, a, ndim):
         if a.ndim == 0 or a.ndim == ndim:
             return a
