@@ -283,7 +283,7 @@ def format_findings(report: dict, limit: int = 40) -> str:
 
 
 def findings_markdown(report: dict) -> str:
-    """The distinct findings as a Markdown list (FINDINGS.md), each with a regenerating command."""
+    """The distinct findings as a Markdown list (docs/fuzz-findings.md), each with a regenerating command."""
     seed = report["seed"]
     out = [f"{report['cases']} cases, seed {seed}, {report['seconds']} s.", "", "```", format_table(report), "```", ""]
     for g in report["findings"]:
