@@ -9,17 +9,15 @@ GlobalAveragePooling1D, which excludes masked steps from the mean.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import ModelFileError, UnsupportedOptionError
 from . import activations
 from .activations import ACTIVATIONS
 from .base import Layer, anything, boolean, matmul_last, positive_int
+from .spatial import CHANNELS_LAST, out_len, pad_amounts
 
 F = np.float32
-CHANNELS_LAST = ("channels_last", None)
 
 
 def _one_int(v) -> bool:
@@ -31,29 +29,9 @@ def _int(v) -> int:
     return int(v[0] if isinstance(v, (list, tuple)) else v)
 
 
-def _out_len(length, k, stride, dilation, padding):
-    if length is None:
-        return None
-    span = dilation * (k - 1) + 1
-    if padding == "same":
-        return math.ceil(length / stride)
-    return max((length - span) // stride + 1, 0) if padding == "valid" else max((length - 1) // stride + 1, 0)
-
-
-def _pad_amounts(length, k, stride, dilation, padding):
-    span = dilation * (k - 1) + 1
-    if padding == "causal":
-        return span - 1, 0
-    if padding == "same":
-        out = math.ceil(length / stride)
-        total = max((out - 1) * stride + span - length, 0)
-        return total // 2, total - total // 2
-    return 0, 0
-
-
 def _taps(x, k, stride, dilation, padding, fill=F(0)):
     """(batch, steps, ch) -> (batch, out, k, ch): the input window of every output step."""
-    before, after = _pad_amounts(x.shape[1], k, stride, dilation, padding)
+    before, after = pad_amounts(x.shape[1], k, stride, dilation, padding)
     if before or after:
         x = np.pad(x, ((0, 0), (before, after), (0, 0)), constant_values=fill)
     span = dilation * (k - 1) + 1
@@ -101,7 +79,7 @@ class Conv1DLayer(_SequenceLayer):
                              f"input has {input_shape[-1]}")
 
     def output_shape(self, input_shape):
-        return (input_shape[0], _out_len(input_shape[1], self.k, self.stride, self.dilation, self.padding),
+        return (input_shape[0], out_len(input_shape[1], self.k, self.stride, self.dilation, self.padding),
                 self.filters)
 
     def call(self, x, mask=None):
@@ -174,7 +152,7 @@ class _Pooling1D(_SequenceLayer):
         self.padding = self.config.get("padding", "valid")
 
     def output_shape(self, input_shape):
-        return (input_shape[0], _out_len(input_shape[1], self.k, self.stride, 1, self.padding), input_shape[2])
+        return (input_shape[0], out_len(input_shape[1], self.k, self.stride, 1, self.padding), input_shape[2])
 
 
 class MaxPooling1DLayer(_Pooling1D):

@@ -34,18 +34,22 @@ def ints_ok(n: int):
 
 
 def out_len(length, k, stride, dilation, padding):
+    """Output length along one axis for padding valid / same / causal (Conv1D)."""
     if length is None:
         return None
     span = dilation * (k - 1) + 1
     if padding == "same":
         return math.ceil(length / stride)
-    return max((length - span) // stride + 1, 0)
+    return max((length - span) // stride + 1, 0) if padding == "valid" else max((length - 1) // stride + 1, 0)
 
 
 def pad_amounts(length, k, stride, dilation, padding) -> tuple[int, int]:
+    """(before, after) zeros along one axis: TF's "same" puts total // 2 before; "causal" pads d*(k-1) before."""
+    span = dilation * (k - 1) + 1
+    if padding == "causal":
+        return span - 1, 0
     if padding != "same":
         return 0, 0
-    span = dilation * (k - 1) + 1
     total = max((math.ceil(length / stride) - 1) * stride + span - length, 0)
     return total // 2, total - total // 2
 
