@@ -138,7 +138,9 @@ def test_version_is_single_sourced():
 # -- live: the same fixtures loaded by Keras -------------------------------------------------------------------------
 # A known difference outside this API: kerasless infers (None, 5, 7) for a Bidirectional whose backward layer has
 # other units than the forward one; Keras says (None, 5, 8) (predict's arrays are right).
-SHAPE_BUG = {"bidir_custom_backward": "Bidirectional.output_shape with a custom backward layer"}
+# Keras's own summary is wrong here: Bidirectional.compute_output_shape doubles the forward layer's units (8) while
+# predict returns forward 4 + backward 3 = 7; kerasless prints the shape predict returns.
+SHAPE_BUG = {"bidir_custom_backward": "Keras reports (None, 5, 8) for a (None, 5, 7) output (custom backward layer)"}
 # kerasless's inferred output shapes that are less specific than Keras's (predict's arrays are right)
 OUTPUT_SHAPE_GAPS = {("einsum_dense", "tfk"): "EinsumDense infers (None, None, 2) where tf_keras says (None, 5, 2)"}
 @functools.cache
