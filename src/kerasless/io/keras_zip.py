@@ -120,7 +120,7 @@ class Archive:
             self.zip = zipfile.ZipFile(f)
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error,
-                NotImplementedError, UnicodeDecodeError) as exc:
+                RuntimeError, UnicodeDecodeError) as exc:  # RuntimeError: also an unsupported "version needed"
             raise ModelFileError(f"{source}: not a readable zip archive ({type(exc).__name__}: {exc})") from None
         self.infos = {i.filename: i for i in infos}
         if len(self.infos) != len(infos):
@@ -152,8 +152,8 @@ class Archive:
         try:
             with self.zip.open(info) as f:
                 data = f.read(info.file_size + 1)  # never more than declared, whatever the stream holds
-        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError, ValueError,
-                NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError,
+                ValueError) as exc:  # RuntimeError: encrypted entries and unknown compression methods too
             raise ModelFileError(f"{self.source}: {where} is damaged ({type(exc).__name__}: {exc})") from None
         if len(data) != info.file_size:
             raise ModelFileError(f"{self.source}: {where} holds {len(data)} bytes, its header says {info.file_size}")

@@ -3,7 +3,8 @@
 kernel (*k, in, 4f) and recurrent_kernel (*k, f, 4f), gate blocks [i | f | c | o] on the last axis (the LSTM
 layout), bias (4f,). The input convolution uses the layer's padding, strides and dilation; the recurrent one is
 "same"-padded with stride 1. The cell is LSTM's own readable step: ``h @ U`` with U a :class:`RecurrentConv` is
-the recurrent convolution. States h, c are (batch, *spatial, filters); the shared loop runs them.
+the recurrent convolution. States h, c are (batch, *spatial, filters); RecurrentLayer.call and the shared loop run
+them (there is no native path: params.fast is None).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .activations import ACTIVATIONS
 from .base import Layer, anything, boolean, matmul_last, positive_int
 from .layout import LSTM as LAYOUT
 from .lstm import step as lstm_step
-from .recurrent import RNN_OPTIONS, RecurrentLayer, recorder, run
+from .recurrent import RNN_OPTIONS, RecurrentLayer
 from .spatial import CHANNELS_LAST, ints, ints_ok, out_len, windows
 
 F = np.float32
@@ -99,24 +100,6 @@ class ConvLSTMLayer(RecurrentLayer):
         if self.use_bias:
             xp += self.input_bias
         return xp.reshape(b, t, *xp.shape[1:])
-
-    def call(self, x, mask=None, record=None, initial_state=None):
-        if isinstance(x, list):  # tf_keras passes initial states as extra inputs: [x, *states]
-            x, initial_state = x[0], x[1:] or initial_state
-            mask = mask[0] if isinstance(mask, list) else mask
-        xp = self.project(x)  # (batch, time, *out, 4f)
-        if initial_state is not None:
-            states = tuple(np.asarray(s, F) for s in initial_state)
-        else:
-            states = self._carried(x.shape[0])
-            if states is None:
-                states = tuple(np.zeros((xp.shape[0], *xp.shape[2:-1], self.units), F) for _ in range(2))
-        y, states = run(lstm_step, self.params, xp, states, mask, go_backwards=self.go_backwards,
-                        return_sequences=self.return_sequences, zero_output_for_mask=self.zero_output_for_mask,
-                        record=recorder(self, x, mask, record))
-        if self.stateful:
-            self.state = states
-        return [y, *states] if self.return_state else y
 
 
 class ConvLSTM1DLayer(ConvLSTMLayer):

@@ -61,7 +61,7 @@ def cell(kind, units, act, ract, U, U2=None, rb=None, W=None, bx=None) -> FastCe
 def run_native(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record=None):
     """Like run_fast on the raw inputs x (batch, time, features): the C loop projects each step itself (no
     (batch, time, G) intermediate; one-hot rows cost one kernel row). None without the native backend."""
-    if fast.native_ok and fast.W is not None and native.backend() == "native":
+    if fast is not None and fast.native_ok and fast.W is not None and native.backend() == "native":
         return native.rnn_run(fast, x, states, mask, go_backwards, return_sequences, zero_output_for_mask, record)
     return None
 

@@ -178,8 +178,8 @@ class RecurrentLayer(Layer):
             xp += self.input_bias
         return xp
 
-    def _zeros(self, batch: int) -> tuple:
-        return tuple(np.zeros((batch, self.units), np.float32) for _ in self.LAYOUT.states)
+    def _zeros(self, batch: int, spatial: tuple = ()) -> tuple:
+        return tuple(np.zeros((batch, *spatial, self.units), np.float32) for _ in self.LAYOUT.states)
 
     def _carried(self, batch: int):
         """The stateful layer's carried states, or None (start from zeros)."""
@@ -206,8 +206,9 @@ class RecurrentLayer(Layer):
                 "zero_output_for_mask": self.zero_output_for_mask, "record": recorder(self, x, mask, record)}
         out = run_native(self.params.fast, x, states, mask, **opts)  # C projects per step; None: not native
         if out is None:
-            states = states if states is not None else self._zeros(x.shape[0])
-            out = run(type(self).step, self.params, self.project(x), states, mask, **opts)
+            xp = self.project(x)  # (batch, time, gates*units); ConvLSTM: (batch, time, *spatial, gates*filters)
+            states = states if states is not None else self._zeros(x.shape[0], xp.shape[2:-1])
+            out = run(type(self).step, self.params, xp, states, mask, **opts)
         y, states = out
         if self.stateful:
             self.state = states

@@ -173,8 +173,7 @@ class StackedRNNLayer(RecurrentLayer):
             self.state = states
         return [y, *states] if self.return_state else y
 
-    def named_weights(self):
-        return {f"cell_{k}/{n}": w for k, cell in enumerate(self.cells) for n, w in cell.named_weights().items()}
+    named_weights = Layer.named_weights  # the cells' own, prefixed cell_k/ (parts())
 
 
 MODEL_KEYS = ("layers", "input_layers", "output_layers", "build_input_shape", "name", "trainable", "dtype")
